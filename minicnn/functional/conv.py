@@ -1,0 +1,404 @@
+r"""Convolution: forward and backward, batched (PyTorch layout) and single-signal.
+
+Batched ops follow ``torch.nn.functional``: they compute the *cross-correlation*
+
+.. math::
+
+    Y[n, k, p, q] = b[k] + \sum_{c=0}^{C/g-1} \sum_{i,j} W[k, c, i, j]\,
+                    X_{pad}[n, gC/g + c,\; pS_h + iD_h,\; qS_w + jD_w]
+
+with x of shape (N, C, H, W), weight (K, C/groups, kH, kW), bias (K,), and
+output size ``floor((H + 2P - D(kH - 1) - 1) / S) + 1`` per spatial dimension.
+
+`convolve` and `correlate` work on one signal or one image (1-D or 2-D arrays)
+and follow numpy.convolve / scipy.signal, with the three modes of the course:
+narrow (``'valid'``), wide (``'full'``) and equal-width (``'same'``).
+"""
+from collections import namedtuple
+import numbers
+
+import numpy as np
+
+from minicnn.functional._checks import as_float_array, expect_ndim, int_tuple, same_dtype
+from minicnn.kernels import conv as _kernels
+
+__all__ = [
+    "conv_output_size",
+    "conv1d",
+    "conv2d",
+    "conv1d_backward",
+    "conv2d_backward",
+    "convolve",
+    "correlate",
+]
+
+_Geometry = namedtuple("_Geometry", "stride dilation pad_before pad_after out_size")
+
+_LAYOUTS = {1: ("(N, C, L)", "(K, C/groups, kL)", "(N, K, L_out)"),
+            2: ("(N, C, H, W)", "(K, C/groups, kH, kW)", "(N, K, H_out, W_out)")}
+
+
+def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, *, exact=False):
+    r"""Output length of a convolution along one dimension.
+
+    .. math:: O = \left\lfloor \frac{N - D(F - 1) - 1 + 2P}{S} \right\rfloor + 1
+
+    With ``dilation=1`` this is the course's :math:`(N - F + 2P)/S + 1`.
+
+    Parameters
+    ----------
+    input_size, kernel_size : int
+        N and F.
+    stride, padding, dilation : int
+        S (>= 1), P (>= 0, zeros added on *each* side) and D (>= 1).
+    exact : bool
+        If False (the default, what `conv2d` and PyTorch do), round down: the
+        filter simply never reaches the last few input cells. If True, refuse
+        a stride that does not fit the input evenly and say why.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If the (dilated) kernel is larger than the padded input, or, with
+        ``exact=True``, if the division leaves a remainder.
+
+    Examples
+    --------
+    >>> conv_output_size(32, 5, stride=3)
+    10
+    >>> conv_output_size(32, 5, stride=2)
+    14
+    >>> conv_output_size(32, 5, stride=2, exact=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: stride 2 does not fit: (32 - 5 + 2*0)/2 + 1 = 14.5 is not an integer; ...
+    """
+    for name, value, minimum in (("input_size", input_size, 1), ("kernel_size", kernel_size, 1),
+                                 ("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise TypeError(f"conv_output_size: {name} must be an int, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"conv_output_size: {name} must be >= {minimum}, got {value}")
+    span = dilation * (kernel_size - 1) + 1
+    padded = input_size + 2 * padding
+    if span > padded:
+        raise ValueError(
+            f"conv_output_size: the kernel spans {span} cells (kernel_size={kernel_size}, dilation={dilation}) "
+            f"but the padded input has only {padded} (input_size={input_size} + 2*padding={2 * padding})"
+        )
+    steps, remainder = divmod(padded - span, stride)
+    if exact and remainder:
+        f_text = str(kernel_size) if dilation == 1 else f"{span}"
+        raise ValueError(
+            f"stride {stride} does not fit: ({input_size} - {f_text} + 2*{padding})/{stride} + 1 = "
+            f"{(padded - span) / stride + 1:g} is not an integer; choose a stride that divides "
+            f"{padded - span}, or change the padding (conv2d itself rounds down to {steps + 1})"
+        )
+    return steps + 1
+
+
+def _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups):
+    """Check a batched convolution's inputs; return 4-D contiguous x, weight, bias and the geometry."""
+    x_layout, w_layout, _ = _LAYOUTS[spatial]
+    x = as_float_array("x", op, x)
+    weight = as_float_array("weight", op, weight)
+    if bias is not None:
+        bias = as_float_array("bias", op, bias)
+    same_dtype(op, x=x, weight=weight, bias=bias)
+    expect_ndim(op, "x", x, spatial + 2, x_layout)
+    expect_ndim(op, "weight", weight, spatial + 2, w_layout)
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
+    n_in, n_out, c_per_group = x.shape[1], weight.shape[0], weight.shape[1]
+    if n_in % groups or n_out % groups:
+        raise ValueError(
+            f"{op}: groups={groups} must divide both the input channels ({n_in}, from x {x.shape}) "
+            f"and the output channels ({n_out}, from weight {weight.shape})"
+        )
+    if c_per_group * groups != n_in:
+        raise ValueError(
+            f"{op}: x {x.shape} has {n_in} channels, but weight {weight.shape} with groups={groups} "
+            f"expects {c_per_group} per group, i.e. {c_per_group * groups} input channels "
+            f"(the filter depth must equal the input depth)"
+        )
+    if bias is not None and bias.shape != (n_out,):
+        raise ValueError(f"{op}: bias must have shape ({n_out},), one per filter of weight {weight.shape}; got {bias.shape}")
+
+    stride = int_tuple(op, "stride", stride, spatial, 1)
+    dilation = int_tuple(op, "dilation", dilation, spatial, 1)
+    kernel = weight.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            before = after = (0,) * spatial
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' needs stride 1 (as in PyTorch), got stride={stride}")
+            total = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            # PyTorch puts the odd extra zero of an even kernel at the end.
+            before = tuple(t // 2 for t in total)
+            after = tuple(t - t // 2 for t in total)
+        else:
+            raise ValueError(f"{op}: padding must be an int, a tuple of ints, 'valid' or 'same'; got {padding!r}")
+    else:
+        before = after = int_tuple(op, "padding", padding, spatial, 0)
+
+    out_size = []
+    for dim, (size, k, s, d, pb, pa) in enumerate(zip(x.shape[2:], kernel, stride, dilation, before, after)):
+        span = d * (k - 1) + 1
+        if span > size + pb + pa:
+            raise ValueError(
+                f"{op}: kernel {tuple(kernel)} with dilation {dilation} spans {span} cells in spatial dimension "
+                f"{dim}, larger than the padded input ({size} + {pb + pa} padding = {size + pb + pa}); "
+                f"x {x.shape}, weight {weight.shape}"
+            )
+        out_size.append((size + pb + pa - span) // s + 1)
+
+    if spatial == 1:  # run 1-D through the 2-D kernels with H = 1
+        x, weight = x[:, :, None, :], weight[:, :, None, :]
+        stride, dilation = (1,) + stride, (1,) + dilation
+        before, after, out_size = (0,) + before, (0,) + after, [1] + out_size
+    geometry = _Geometry(stride, dilation, before, after, tuple(out_size))
+    return np.ascontiguousarray(x), np.ascontiguousarray(weight), bias, geometry
+
+
+def _pad(x, geometry):
+    if not any(geometry.pad_before + geometry.pad_after):
+        return x
+    widths = ((0, 0), (0, 0)) + tuple(zip(geometry.pad_before, geometry.pad_after))
+    return np.pad(x, widths)
+
+
+def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
+    x4, w4, bias, geo = _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups)
+    out = np.empty((x4.shape[0], w4.shape[0]) + geo.out_size, dtype=x4.dtype)
+    if bias is None:
+        bias = np.zeros(w4.shape[0], dtype=x4.dtype)
+    _kernels.conv2d_forward(_pad(x4, geo), w4, np.ascontiguousarray(bias), out,
+                            *geo.stride, *geo.dilation, groups)
+    return out[:, :, 0, :] if spatial == 1 else out
+
+
+def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, groups):
+    x4, w4, _, geo = _prepare(op, spatial, x, weight, None, stride, padding, dilation, groups)
+    grad_out = as_float_array("grad_out", op, grad_out)
+    same_dtype(op, grad_out=grad_out, x=x4)
+    expected = (x4.shape[0], w4.shape[0]) + geo.out_size[2 - spatial:]
+    if grad_out.shape != expected:
+        raise ValueError(
+            f"{op}: grad_out must have the forward output's shape {_LAYOUTS[spatial][2]} = {expected} "
+            f"for x {np.shape(x)} and weight {np.shape(weight)}; got {grad_out.shape}"
+        )
+    g4 = np.ascontiguousarray(grad_out[:, :, None, :] if spatial == 1 else grad_out)
+    xp = _pad(x4, geo)
+
+    grad_xp = np.empty_like(xp)
+    _kernels.conv2d_backward_input(g4, w4, grad_xp, *geo.stride, *geo.dilation, groups)
+    (top, left), (bottom, right) = geo.pad_before, geo.pad_after
+    grad_x = grad_xp[:, :, top:grad_xp.shape[2] - bottom, left:grad_xp.shape[3] - right]
+
+    grad_w = np.empty_like(w4)
+    _kernels.conv2d_backward_weight(g4, xp, grad_w, *geo.stride, *geo.dilation, groups)
+    grad_b = g4.sum(axis=(0, 2, 3), dtype=np.float64).astype(x4.dtype)
+
+    if spatial == 1:
+        grad_x, grad_w = grad_x[:, :, 0, :], grad_w[:, :, 0, :]
+    return np.ascontiguousarray(grad_x), grad_w, grad_b
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    r"""2-D convolution (cross-correlation) over a batch of multi-channel images, as torch.nn.functional.conv2d.
+
+    .. math::
+
+        Y[n, k] = b_k + \sum_{c} W[k, c] \star X[n, c]
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), float32 or float64
+    weight : ndarray, shape (K, C/groups, kH, kW), same dtype as x
+    bias : ndarray, shape (K,), optional
+    stride, dilation : int or (int, int), >= 1
+    padding : int, (int, int), 'valid' or 'same'
+        Zeros added on each side. 'same' (stride 1 only) keeps H and W; for an
+        even kernel the extra zero goes at the bottom/right, as in PyTorch.
+    groups : int
+        Split the channels into `groups` independent convolutions (AlexNet's two GPUs).
+
+    Returns
+    -------
+    ndarray, shape (N, K, H_out, W_out), dtype of x
+        ``H_out = floor((H + 2P - D(kH - 1) - 1) / S) + 1``, see `conv_output_size`.
+
+    Examples
+    --------
+    >>> x = np.ones((1, 3, 32, 32), np.float32)
+    >>> w = np.ones((6, 3, 5, 5), np.float32)
+    >>> conv2d(x, w).shape
+    (1, 6, 28, 28)
+    >>> float(conv2d(x, w)[0, 0, 0, 0])   # 5*5*3 ones
+    75.0
+    """
+    return _forward("conv2d", 2, x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    r"""1-D convolution (cross-correlation) over a batch of multi-channel signals, as torch.nn.functional.conv1d.
+
+    .. math::
+
+        Y[n, k, t] = b_k + \sum_{c} \sum_{i} W[k, c, i]\, X_{pad}[n, c, tS + iD]
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, L), float32 or float64
+    weight : ndarray, shape (K, C/groups, kL), same dtype as x
+    bias : ndarray, shape (K,), optional
+    stride, padding, dilation, groups
+        As in `conv2d`, with ints or 1-tuples.
+
+    Returns
+    -------
+    ndarray, shape (N, K, L_out)
+
+    Examples
+    --------
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> conv1d(x, np.array([[[1.0, 0.0, -1.0]]]))
+    array([[[-2., -2., -2.]]])
+    """
+    return _forward("conv1d", 1, x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
+    r"""Gradients of `conv2d` given the upstream gradient ``grad_out`` = dL/dY (the error term delta).
+
+    .. math::
+
+        \frac{\partial L}{\partial W[k, c]} = \sum_n X[n, c] \star \delta[n, k], \qquad
+        \frac{\partial L}{\partial X[n, c]} = \sum_k \operatorname{rot180}(W[k, c]) \,\tilde{\otimes}\, \delta[n, k],
+        \qquad \frac{\partial L}{\partial b_k} = \sum_{n,p,q} \delta[n, k, p, q]
+
+    where :math:`\tilde{\otimes}` is the wide (full) convolution; strides and
+    dilations spread delta out before it is applied.
+
+    Parameters
+    ----------
+    grad_out : ndarray, shape (N, K, H_out, W_out)
+    x, weight, stride, padding, dilation, groups
+        Exactly as passed to `conv2d`.
+
+    Returns
+    -------
+    grad_x : ndarray, shape of x
+    grad_weight : ndarray, shape of weight
+    grad_bias : ndarray, shape (K,)
+
+    Examples
+    --------
+    >>> x = np.ones((2, 1, 4, 4)); w = np.ones((1, 1, 3, 3))
+    >>> gx, gw, gb = conv2d_backward(np.ones((2, 1, 2, 2)), x, w)
+    >>> gb, gw[0, 0, 0, 0], gx[0, 0, 0, 0], gx[0, 0, 1, 1]
+    (array([8.]), np.float64(8.0), np.float64(1.0), np.float64(4.0))
+    """
+    return _backward("conv2d_backward", 2, grad_out, x, weight, stride, padding, dilation, groups)
+
+
+def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
+    r"""Gradients of `conv1d`: ``(grad_x, grad_weight, grad_bias)``; see `conv2d_backward` for the formulas.
+
+    Parameters
+    ----------
+    grad_out : ndarray, shape (N, K, L_out)
+    x, weight, stride, padding, dilation, groups
+        Exactly as passed to `conv1d`.
+
+    Examples
+    --------
+    >>> gx, gw, gb = conv1d_backward(np.ones((1, 1, 3)), np.arange(5.0).reshape(1, 1, 5), np.ones((1, 1, 3)))
+    >>> gx, gw, gb
+    (array([[[1., 2., 3., 2., 1.]]]), array([[[3., 6., 9.]]]), array([3.]))
+    """
+    return _backward("conv1d_backward", 1, grad_out, x, weight, stride, padding, dilation, groups)
+
+
+_MODES = {"valid": "valid", "narrow": "valid", "full": "full", "wide": "full", "same": "same", "equal-width": "same"}
+
+
+def _single(op, x, kernel, mode, flip):
+    x = as_float_array("x", op, x)
+    kernel = as_float_array("kernel", op, kernel)
+    if x.ndim not in (1, 2) or kernel.ndim != x.ndim:
+        raise ValueError(
+            f"{op}: expects one signal and a 1-D kernel, or one image and a 2-D kernel; "
+            f"got x {x.shape} and kernel {kernel.shape} (use conv1d/conv2d for batches with channels)"
+        )
+    if mode not in _MODES:
+        raise ValueError(f"{op}: mode must be one of {sorted(_MODES)}, got {mode!r}")
+    mode = _MODES[mode]
+    dtype = np.result_type(x, kernel)
+    if flip:  # a true convolution is a cross-correlation with the kernel turned by 180 degrees
+        kernel = kernel[(slice(None, None, -1),) * kernel.ndim]
+    if mode == "valid":
+        if any(k > n for k, n in zip(kernel.shape, x.shape)):
+            raise ValueError(f"{op}: mode 'valid' (narrow) needs a kernel no larger than x; got x {x.shape}, kernel {kernel.shape}")
+        pads = [(0, 0)] * x.ndim
+    elif mode == "full":
+        pads = [(k - 1, k - 1) for k in kernel.shape]
+    else:  # scipy.signal's centring: the output is the middle len(x) samples of 'full'
+        pads = [(k // 2, (k - 1) // 2) for k in kernel.shape]
+    xp = np.pad(x.astype(dtype, copy=False), pads)
+    expand = (None, None) + (None,) * (2 - x.ndim)
+    out = _forward(op, 2, xp[expand], kernel.astype(dtype, copy=False)[expand], None, 1, 0, 1, 1)
+    return out.reshape(out.shape[4 - x.ndim:])
+
+
+def convolve(x, kernel, mode="full"):
+    r"""True convolution of one signal (1-D) or one image (2-D): the kernel is flipped.
+
+    .. math::
+
+        y_t = \sum_{k} w_k\, x_{t-k} \quad\text{(1-D)}, \qquad
+        Y_{ij} = \sum_{u,v} W_{uv}\, X_{i-u,\, j-v} \quad\text{(2-D)}
+
+    Parameters
+    ----------
+    x : ndarray, 1-D or 2-D, float
+    kernel : ndarray, same ndim as x
+    mode : {'full', 'valid', 'same'}
+        Wide (every overlap, length N + F - 1), narrow (only full overlaps,
+        N - F + 1) or equal-width (length N, centred as scipy.signal does).
+        The course's names 'wide', 'narrow' and 'equal-width' are accepted too.
+
+    Returns
+    -------
+    ndarray
+        Agrees with ``numpy.convolve`` (1-D) and ``scipy.signal.convolve2d`` (2-D).
+
+    Examples
+    --------
+    >>> convolve(np.array([1.0, 1, 1, 1, 1]), np.array([1.0, -1/2, 1/4]), mode="valid")
+    array([0.75, 0.75, 0.75])
+    """
+    return _single("convolve", x, kernel, mode, flip=True)
+
+
+def correlate(x, kernel, mode="full"):
+    r"""Cross-correlation of one signal or image: the kernel slides *without* flipping.
+
+    .. math::
+
+        Y_{ij} = \sum_{u,v} W_{uv}\, X_{i+u,\, j+v}
+
+    This is what deep-learning libraries call convolution. Modes as in `convolve`;
+    agrees with ``scipy.signal.correlate`` / ``correlate2d``.
+
+    Examples
+    --------
+    >>> correlate(np.array([1.0, 2, 3, 4]), np.array([1.0, 0, -1]), mode="valid")
+    array([-2., -2.])
+    """
+    return _single("correlate", x, kernel, mode, flip=False)

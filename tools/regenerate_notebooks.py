@@ -1,0 +1,52 @@
+"""Re-execute course notebooks from a fresh kernel, top to bottom, and store their outputs.
+
+    python tools/regenerate_notebooks.py                 # every notebook in notebooks/
+    python tools/regenerate_notebooks.py notebooks/04_stride_padding.ipynb
+
+Each notebook runs in its own folder with the current Python (the kernel nbval
+uses with --nbval-current-env). Timing metadata and widget state are not stored,
+so the committed file is what a fresh run produces. A cell that raises without
+the `raises-exception` tag stops the run with the error.
+"""
+import argparse
+import pathlib
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def regenerate(path, timeout=600):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+    )
+    client.execute()  # jupyter_client starts the python3 kernel with this interpreter (sys.executable)
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nbformat.write(nb, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=pathlib.Path)
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    total = time.perf_counter()
+    for path in paths:
+        start = time.perf_counter()
+        regenerate(path.resolve())
+        size = path.stat().st_size / 1e3
+        print(f"{path.name}: {time.perf_counter() - start:.1f} s, {size:.0f} kB", flush=True)
+    print(f"{len(paths)} notebooks in {time.perf_counter() - total:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
