@@ -1,0 +1,155 @@
+"""Interactive explorers for the course notebooks, built with ipywidgets.
+
+Each explorer is a function that builds the sliders, wires them to a drawing
+function from `minicnn.plotting` and *returns* the widget; leave the call as
+the last expression of a notebook cell to display it. Importing this module
+needs neither a display nor a running Jupyter kernel, and the text the
+explorers show comes from plain functions (such as `describe_output_size`)
+that can be called and tested on their own.
+
+Functions
+---------
+describe_output_size
+    One line explaining a convolution's output size, or why it is refused.
+conv_explorer
+    Sliders for kernel size, stride, padding and dilation, with a figure of
+    the cells one output cell sees (chapter 4).
+"""
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+from minicnn.functional import conv_output_size
+from minicnn.plotting import plot_receptive_window
+
+__all__ = ["describe_output_size", "conv_explorer"]
+
+
+def describe_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, exact=False):
+    """Explain in one line the output size of a convolution along one dimension.
+
+    The size comes from `minicnn.functional.conv_output_size`; the line also
+    shows the course's formula (N - F + 2P)/S + 1, with F replaced by the
+    effective size D(F - 1) + 1 when the kernel is dilated.
+
+    Parameters
+    ----------
+    input_size, kernel_size : int
+        N and F.
+    stride, padding, dilation : int
+        S (>= 1), P (>= 0, zeros on each side) and D (>= 1).
+    exact : bool
+        If False, a stride that does not fit is rounded down as `conv2d` does
+        (and the line says so); if True, it is refused and the line gives
+        the reason from `conv_output_size`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> describe_output_size(32, 5, stride=3)
+    'output 10x10: (32 - 5 + 2*0)/3 + 1 = 10'
+    >>> describe_output_size(32, 5, stride=2)
+    'output 14x14: (32 - 5 + 2*0)/2 + 1 = 14.5, rounded down (the last window stops 1 cell short of the far edge)'
+    >>> describe_output_size(32, 5, stride=2, exact=True)[:48]
+    'refused: stride 2 does not fit: (32 - 5 + 2*0)/2'
+    >>> describe_output_size(7, 3, padding=2, dilation=2)
+    'output 7x7: (7 - 5 + 2*2)/1 + 1 = 7 (effective kernel size 2*(3 - 1) + 1 = 5)'
+    """
+    try:
+        size = conv_output_size(input_size, kernel_size, stride, padding, dilation, exact=exact)
+    except ValueError as err:
+        return f"refused: {err}"
+    span = dilation * (kernel_size - 1) + 1
+    value = (input_size - span + 2 * padding) / stride + 1
+    text = f"output {size}x{size}: ({input_size} - {span} + 2*{padding})/{stride} + 1 = {value:g}"
+    short = (input_size + 2 * padding - span) % stride
+    if short:
+        text += f", rounded down (the last window stops {short} cell{'s' if short > 1 else ''} short of the far edge)"
+    if dilation > 1:
+        text += f" (effective kernel size {dilation}*({kernel_size} - 1) + 1 = {span})"
+    return text
+
+
+def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
+    """Explore stride, zero padding and dilation on a small square input with sliders.
+
+    Sliders set the kernel size F, stride S, padding P and dilation D, and pick
+    one output cell (row, column); a check box asks for ``exact=True``, that
+    is, to refuse strides that do not fit instead of rounding down. Each
+    change prints the output size (see `describe_output_size`) and redraws
+    `minicnn.plotting.plot_receptive_window`: the padded input, the output
+    grid and the input cells the chosen output cell sees.
+
+    Parameters
+    ----------
+    input_size : int
+        N, the height and width of the input grid (keep it small, 4 to 12).
+    kernel_size, stride, padding, dilation : int
+        Initial slider values.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure; display it (last expression of a cell).
+
+    Examples
+    --------
+    Built outside a notebook, the first drawing's text goes to standard output:
+
+    >>> explorer = conv_explorer(7)
+    output 5x5: (7 - 3 + 2*0)/1 + 1 = 5
+    >>> [child.description for child in explorer.children[0].children[0].children]
+    ['kernel F', 'stride S', 'padding P', 'dilation D']
+    >>> plt.close("all")
+    """
+    style = {"description_width": "70px"}
+    layout = widgets.Layout(width="300px")
+
+    def slider(value, low, high, description):
+        return widgets.IntSlider(value=value, min=low, max=high, description=description,
+                                 continuous_update=False, style=style, layout=layout)
+
+    kernel = slider(kernel_size, 1, input_size, "kernel F")
+    step = slider(stride, 1, 4, "stride S")
+    pad = slider(padding, 0, 3, "padding P")
+    dil = slider(dilation, 1, 3, "dilation D")
+    row = slider(0, 0, input_size - 1, "output row")
+    col = slider(0, 0, input_size - 1, "output col")
+    exact = widgets.Checkbox(value=False, description="refuse sizes that do not fit (exact=True)",
+                             indent=False, layout=widgets.Layout(width="300px"))
+
+    def out_size():
+        """The rounded-down output size for the current sliders, or 0 if the kernel does not fit."""
+        try:
+            return conv_output_size(input_size, kernel.value, step.value, pad.value, dil.value)
+        except ValueError:
+            return 0
+
+    def fit_cell_sliders(change=None):
+        last = max(out_size() - 1, 0)
+        for cell_slider in (row, col):
+            cell_slider.max = last  # also clamps the value
+
+    fit_cell_sliders()
+    for control in (kernel, step, pad, dil):
+        control.observe(fit_cell_sliders, names="value")
+
+    def show(kernel_size, stride, padding, dilation, out_row, out_col, exact):
+        print(describe_output_size(input_size, kernel_size, stride, padding, dilation, exact=exact))
+        size = out_size()
+        if size == 0:
+            return
+        if exact and (input_size + 2 * padding - dilation * (kernel_size - 1) - 1) % stride:
+            print(f"(the figure shows what conv2d does instead: it rounds down to {size}x{size})")
+        cell = (min(out_row, size - 1), min(out_col, size - 1))
+        ax = plot_receptive_window(input_size, kernel_size, stride, padding, dilation, out_index=cell)
+        plt.show()
+        plt.close(ax.figure)
+
+    controls = {"kernel_size": kernel, "stride": step, "padding": pad, "dilation": dil,
+                "out_row": row, "out_col": col, "exact": exact}
+    output = widgets.interactive_output(show, controls)
+    panel = widgets.HBox([widgets.VBox([kernel, step, pad, dil]), widgets.VBox([row, col, exact])])
+    return widgets.VBox([panel, output])
