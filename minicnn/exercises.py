@@ -9,7 +9,9 @@ import numpy as np
 
 
 def check(answer, expected, hint="", rtol=1e-6, atol=1e-9):
-    """Print feedback on `answer` and return True if it matches `expected`.
+    """Print one line of feedback on `answer` against `expected`.
+
+    It returns nothing, so the feedback line is all an exercise cell shows.
 
     Parameters
     ----------
@@ -26,31 +28,27 @@ def check(answer, expected, hint="", rtol=1e-6, atol=1e-9):
     --------
     >>> check(None, 28, hint="use (N - F + 2P)/S + 1")
     Not answered yet. Hint: use (N - F + 2P)/S + 1
-    False
     >>> check(28, 28)
     Correct!
-    True
     >>> check((1, 2), (1, 3), hint="look again")
     Not quite: your answer is [1 2]. Hint: look again
-    False
     """
+    print(feedback(answer, expected, hint, rtol, atol))
+
+
+def feedback(answer, expected, hint="", rtol=1e-6, atol=1e-9):
+    """The line `check` prints: starts with "Correct!", "Not answered yet." or "Not quite:"."""
     suffix = f" Hint: {hint}" if hint else ""
     if answer is None:
-        print(f"Not answered yet.{suffix}")
-        return False
+        return f"Not answered yet.{suffix}"
     got, want = np.asarray(answer), np.asarray(expected)
     if got.shape != want.shape:
-        print(f"Not quite: expected shape {want.shape}, got shape {got.shape}.{suffix}")
-        return False
+        return f"Not quite: expected shape {want.shape}, got shape {got.shape}.{suffix}"
     if want.dtype.kind in "biuf" and got.dtype.kind in "biuf":
         ok = bool(np.allclose(got, want, rtol=rtol, atol=atol))
     else:
         ok = bool(np.array_equal(got, want))
-    if ok:
-        print("Correct!")
-    else:
-        print(f"Not quite: your answer is {_short(answer)}.{suffix}")
-    return ok
+    return "Correct!" if ok else f"Not quite: your answer is {_short(answer)}.{suffix}"
 
 
 def _short(value):

@@ -117,12 +117,13 @@ def plot_receptive_window(input_size, kernel_size, stride=1, padding=0, dilation
                                        linewidth=0.6))
     ax.annotate("", xy=(left - 0.15, padded / 2), xytext=(padded + 0.15, padded / 2),
                 arrowprops={"arrowstyle": "->", "color": "black"})
-    ax.text(padded / 2, -0.3, "input + zero padding", ha="center", va="bottom", fontsize=8)
+    ax.text(padded / 2, -0.3, "input + zero padding" if p else "input", ha="center", va="bottom", fontsize=8)
     ax.text(left + out / 2, top - 0.3, "output", ha="center", va="bottom", fontsize=8)
     if legend:
-        handles = [plt.Rectangle((0, 0), 1, 1, facecolor=orange, edgecolor="#555555", label="seen"),
-                   plt.Rectangle((0, 0), 1, 1, facecolor=grey, edgecolor="#555555", hatch="///",
-                                 label="zero padding")]
+        handles = [plt.Rectangle((0, 0), 1, 1, facecolor=orange, edgecolor="#555555", label="seen")]
+        if p:
+            handles.append(plt.Rectangle((0, 0), 1, 1, facecolor=grey, edgecolor="#555555", hatch="///",
+                                         label="zero padding"))
         if show_unvisited and not np.isin(np.arange(p, p + n), reached).all():
             handles.append(plt.Line2D([], [], marker="x", color="#D55E00", linestyle="none", label="never seen"))
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles),
@@ -196,7 +197,31 @@ def show_matrix(values, ax=None, title=None, window=None, highlight_color="black
     if window is not None:
         r, c, h, w = window
         ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor=highlight_color,
-                                   linewidth=3.0, clip_on=False))
+                                   linewidth=3.0, clip_on=False, zorder=3))
     if title is not None:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def plot_history(history, title=None):
+    """Plot a training history from `minicnn.train.fit`: loss (left) and accuracy (right) per epoch.
+
+    Validation curves are drawn dashed when the history has them. Returns the figure.
+
+    >>> fig = plot_history({"loss": [1.0, 0.5], "acc": [0.5, 0.8], "val_loss": [1.1, 0.7], "val_acc": [0.4, 0.7]})
+    >>> [a.get_title() for a in fig.axes]
+    ['loss', 'accuracy']
+    """
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for ax_, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy")):
+        ax_.plot(epochs, history[key], label="training")
+        if f"val_{key}" in history:
+            ax_.plot(epochs, history[f"val_{key}"], "--", label="validation")
+        ax_.set_xlabel("epoch")
+        ax_.set_title(label)
+        ax_.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -98,8 +98,11 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
     --------
     Built outside a notebook, the first drawing's text goes to standard output:
 
-    >>> explorer = conv_explorer(7)
-    output 5x5: (7 - 3 + 2*0)/1 + 1 = 5
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()) as text:
+    ...     explorer = conv_explorer(7)
+    >>> "output 5x5: (7 - 3 + 2*0)/1 + 1 = 5" in text.getvalue()
+    True
     >>> [child.description for child in explorer.children[0].children[0].children]
     ['kernel F', 'stride S', 'padding P', 'dilation D']
     >>> plt.close("all")

@@ -1,17 +1,19 @@
 import numpy as np
 
-from minicnn.exercises import check
+from minicnn.exercises import check, feedback
 
 
-def test_check_feedback(capsys):
-    assert check(None, 3, hint="h") is False
-    assert check(3, 3) is True
-    assert check(np.array([1.0, 2.0]), [1.0, 2.0 + 1e-9]) is True
-    assert check([1.0, 2.5], [1.0, 2.0], hint="again") is False
-    assert check((3, 4), (3, 4, 1)) is False
-    assert check("same", "same") is True and check("full", "same") is False
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "Not answered yet. Hint: h"
-    assert lines[1] == "Correct!"
-    assert lines[3].startswith("Not quite: your answer is [1.  2.5]. Hint: again")
-    assert lines[4] == "Not quite: expected shape (3,), got shape (2,)."
+def test_feedback_lines():
+    assert feedback(None, 3, hint="h") == "Not answered yet. Hint: h"
+    assert feedback(3, 3) == "Correct!"
+    assert feedback(np.array([1.0, 2.0]), [1.0, 2.0 + 1e-9]) == "Correct!"
+    assert feedback([1.0, 2.5], [1.0, 2.0], hint="again") == "Not quite: your answer is [1.  2.5]. Hint: again"
+    assert feedback((3, 4), (3, 4, 1)) == "Not quite: expected shape (3,), got shape (2,)."
+    assert feedback("same", "same") == "Correct!"
+    assert feedback("full", "same").startswith("Not quite")
+    assert feedback(["a", "b"], ["a", "b"]) == "Correct!"
+
+
+def test_check_prints_and_returns_nothing(capsys):
+    assert check(28, 28) is None
+    assert capsys.readouterr().out == "Correct!\n"

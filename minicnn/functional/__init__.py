@@ -1,4 +1,18 @@
-"""The math of every op as functions on numpy arrays: forward and backward side by side (like torch.nn.functional)."""
+"""The math of every op as functions on numpy arrays, forward and backward side by side (like torch.nn.functional).
+
+Every ``op_backward`` takes the upstream gradient dL/d(output) first and returns dL/d(input)
+(and the parameter gradients, for ops with parameters).
+"""
+from minicnn.functional.activation import (
+    leaky_relu,
+    leaky_relu_backward,
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+    tanh,
+    tanh_backward,
+)
 from minicnn.functional.conv import (
     conv1d,
     conv1d_backward,
@@ -8,5 +22,41 @@ from minicnn.functional.conv import (
     convolve,
     correlate,
 )
+from minicnn.functional.dropout import dropout, dropout_backward
+from minicnn.functional.linear import linear, linear_backward
+from minicnn.functional.loss import (
+    cross_entropy,
+    cross_entropy_backward,
+    log_softmax,
+    mse_loss,
+    mse_loss_backward,
+    softmax,
+)
+from minicnn.functional.normalization import (
+    batch_norm,
+    batch_norm_backward,
+    local_response_norm,
+    local_response_norm_backward,
+)
+from minicnn.functional.pooling import (
+    adaptive_avg_pool2d,
+    adaptive_avg_pool2d_backward,
+    avg_pool2d,
+    avg_pool2d_backward,
+    global_avg_pool2d,
+    global_avg_pool2d_backward,
+    lp_pool2d,
+    lp_pool2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+)
 
-__all__ = ["conv1d", "conv1d_backward", "conv2d", "conv2d_backward", "conv_output_size", "convolve", "correlate"]
+__all__ = [
+    'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm',
+    'batch_norm_backward', 'conv1d', 'conv1d_backward', 'conv2d', 'conv2d_backward', 'conv_output_size',
+    'convolve', 'correlate', 'cross_entropy', 'cross_entropy_backward', 'dropout', 'dropout_backward',
+    'global_avg_pool2d', 'global_avg_pool2d_backward', 'leaky_relu', 'leaky_relu_backward', 'linear',
+    'linear_backward', 'local_response_norm', 'local_response_norm_backward', 'log_softmax', 'lp_pool2d',
+    'lp_pool2d_backward', 'max_pool2d', 'max_pool2d_backward', 'mse_loss', 'mse_loss_backward', 'relu',
+    'relu_backward', 'sigmoid', 'sigmoid_backward', 'softmax', 'tanh', 'tanh_backward',
+]

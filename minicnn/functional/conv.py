@@ -174,12 +174,14 @@ def _pad(x, geometry):
 
 def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
     x4, w4, bias, geo = _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups)
-    out = np.empty((x4.shape[0], w4.shape[0]) + geo.out_size, dtype=x4.dtype)
-    if bias is None:
-        bias = np.zeros(w4.shape[0], dtype=x4.dtype)
-    _kernels.conv2d_forward(_pad(x4, geo), w4, np.ascontiguousarray(bias), out,
-                            *geo.stride, *geo.dilation, groups)
-    return out[:, :, 0, :] if spatial == 1 else out
+    n_out = w4.shape[0]
+    # the kernels vectorize over output channels: weight as (groups, C/groups, kH, kW, K/groups), output NHWK
+    w_cikk = np.ascontiguousarray(w4.reshape((groups, n_out // groups) + w4.shape[1:]).transpose(0, 2, 3, 4, 1))
+    out_nhwk = np.empty((x4.shape[0],) + geo.out_size + (n_out,), dtype=x4.dtype)
+    bias = np.zeros(n_out, x4.dtype) if bias is None else np.ascontiguousarray(bias)
+    _kernels.conv2d_forward(_pad(x4, geo), w_cikk, bias, out_nhwk, *geo.stride, *geo.dilation)
+    out = out_nhwk.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(out[:, :, 0, :] if spatial == 1 else out)
 
 
 def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, groups):
@@ -192,21 +194,25 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
             f"{op}: grad_out must have the forward output's shape {_LAYOUTS[spatial][2]} = {expected} "
             f"for x {np.shape(x)} and weight {np.shape(weight)}; got {grad_out.shape}"
         )
-    g4 = np.ascontiguousarray(grad_out[:, :, None, :] if spatial == 1 else grad_out)
+    g4 = grad_out[:, :, None, :] if spatial == 1 else grad_out
+    grad_nhwk = np.ascontiguousarray(g4.transpose(0, 2, 3, 1))
     xp = _pad(x4, geo)
+    n_out, c_per_group = w4.shape[:2]
 
-    grad_xp = np.empty_like(xp)
-    _kernels.conv2d_backward_input(g4, w4, grad_xp, *geo.stride, *geo.dilation, groups)
+    grad_xp_nhwc = np.empty((xp.shape[0], xp.shape[2], xp.shape[3], xp.shape[1]), dtype=xp.dtype)
+    w_kijc = np.ascontiguousarray(w4.transpose(0, 2, 3, 1))
+    _kernels.conv2d_backward_input(grad_nhwk, w_kijc, grad_xp_nhwc, *geo.stride, *geo.dilation, groups)
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after
-    grad_x = grad_xp[:, :, top:grad_xp.shape[2] - bottom, left:grad_xp.shape[3] - right]
+    grad_x = grad_xp_nhwc[:, top:xp.shape[2] - bottom, left:xp.shape[3] - right].transpose(0, 3, 1, 2)
 
-    grad_w = np.empty_like(w4)
-    _kernels.conv2d_backward_weight(g4, xp, grad_w, *geo.stride, *geo.dilation, groups)
+    grad_w_cikk = np.empty((groups, c_per_group) + w4.shape[2:] + (n_out // groups,), dtype=w4.dtype)
+    _kernels.conv2d_backward_weight(grad_nhwk, xp, grad_w_cikk, *geo.stride, *geo.dilation)
+    grad_w = grad_w_cikk.transpose(0, 4, 1, 2, 3).reshape(w4.shape)
     grad_b = g4.sum(axis=(0, 2, 3), dtype=np.float64).astype(x4.dtype)
 
     if spatial == 1:
         grad_x, grad_w = grad_x[:, :, 0, :], grad_w[:, :, 0, :]
-    return np.ascontiguousarray(grad_x), grad_w, grad_b
+    return np.ascontiguousarray(grad_x), np.ascontiguousarray(grad_w), grad_b
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -1,92 +1,102 @@
 """numba kernels for 2-D cross-correlation (conv1d runs through them with H = 1).
 
-Not public API: `minicnn.functional.conv` validates, pads and makes arrays
-contiguous before it calls these, and crops afterwards.
+Not public API: `minicnn.functional.conv` validates, pads, lays the arrays out as
+below and makes them contiguous, then transposes the results back to NCHW.
 
-Every kernel gives each output element to exactly one `prange` iteration and
-sums its terms in a fixed order, so results do not depend on the number of
-threads. Weight and bias gradients accumulate in float64 and are rounded once.
+The innermost loop of every kernel runs over a *channel* axis that is contiguous
+in memory (output channels for the forward pass and the weight gradient, input
+channels for the input gradient), so it vectorizes whatever the stride or
+dilation. Every output element is owned by one `prange` iteration and summed in
+a fixed order, so results do not depend on the number of threads. Weight
+gradients sum each sample in the input dtype and accumulate samples in float64.
+
+Layouts (g = group, Cg = C/groups input channels and Kg = K/groups filters per group):
+    xp        (N, C, Hp, Wp)          padded input
+    w_cikk    (groups, Cg, kH, kW, Kg)  weight for the forward pass and dW
+    w_kijc    (K, kH, kW, Cg)           weight for dX
+    out_nhwk  (N, OH, OW, K)            output (channels last)
+    grad_nhwk (N, OH, OW, K)            upstream gradient (channels last)
+    grad_xp_nhwc (N, Hp, Wp, C)         gradient of the padded input (channels last)
 """
 import numpy as np
 from numba import njit, prange
 
 
 @njit(parallel=True, cache=True)
-def conv2d_forward(xp, weight, bias, out, stride_h, stride_w, dil_h, dil_w, groups):
-    """out[n, k] = bias[k] + sum_{c,i,j} weight[k, c, i, j] * xp[n, g*Cg + c, oh*sh + i*dh, ow*sw + j*dw]."""
-    n_batch = xp.shape[0]
-    n_out, c_per_group, k_h, k_w = weight.shape
-    out_h, out_w = out.shape[2], out.shape[3]
-    k_per_group = n_out // groups
-    for job in prange(n_batch * n_out):
-        n = job // n_out
-        k = job % n_out
-        first_c = (k // k_per_group) * c_per_group
-        acc = out[n, k]
-        acc[:, :] = bias[k]
-        for c in range(c_per_group):
-            plane = xp[n, first_c + c]
-            for i in range(k_h):
-                for j in range(k_w):
-                    w = weight[k, c, i, j]
-                    for oh in range(out_h):
-                        row = plane[oh * stride_h + i * dil_h]
-                        col0 = j * dil_w
-                        for ow in range(out_w):
-                            acc[oh, ow] += w * row[col0 + ow * stride_w]
+def conv2d_forward(xp, w_cikk, bias, out_nhwk, stride_h, stride_w, dil_h, dil_w):
+    """out[n, oh, ow, g*Kg + k] = bias + sum_{c,i,j} xp[n, g*Cg + c, oh*sh + i*dh, ow*sw + j*dw] * w[g, c, i, j, k]."""
+    n_batch, out_h, out_w, n_out = out_nhwk.shape
+    groups, c_per_group, k_h, k_w, k_per_group = w_cikk.shape
+    # Full indexing, no array views inside the loops: a view costs an atomic reference count.
+    for job in prange(n_batch * out_h):
+        n = job // out_h
+        oh = job % out_h
+        for ow in range(out_w):
+            for k in range(n_out):
+                out_nhwk[n, oh, ow, k] = bias[k]
+            for g in range(groups):
+                k0 = g * k_per_group
+                for c in range(c_per_group):
+                    for i in range(k_h):
+                        r = oh * stride_h + i * dil_h
+                        for j in range(k_w):
+                            v = xp[n, g * c_per_group + c, r, ow * stride_w + j * dil_w]
+                            for k in range(k_per_group):
+                                out_nhwk[n, oh, ow, k0 + k] += v * w_cikk[g, c, i, j, k]
 
 
 @njit(parallel=True, cache=True)
-def conv2d_backward_input(grad_out, weight, grad_xp, stride_h, stride_w, dil_h, dil_w, groups):
-    """grad_xp[n, c_in] = sum over taps and output positions of weight * grad_out (a scatter).
+def conv2d_backward_input(grad_nhwk, w_kijc, grad_xp_nhwc, stride_h, stride_w, dil_h, dil_w, groups):
+    """grad_xp[n, oh*sh + i*dh, ow*sw + j*dw, g*Cg + c] += grad[n, oh, ow, k] * w[k, i, j, c] (a scatter).
 
-    This is the "wide convolution of delta with the flipped kernel", written as
-    a scatter so that strides and dilations need no special case.
+    This is the "wide convolution of delta with the flipped kernel", written as a
+    scatter so that strides and dilations need no special case. One sample per job.
     """
-    n_batch = grad_out.shape[0]
-    n_out, c_per_group, k_h, k_w = weight.shape
-    out_h, out_w = grad_out.shape[2], grad_out.shape[3]
-    n_in = grad_xp.shape[1]
+    n_batch, out_h, out_w, n_out = grad_nhwk.shape
+    _, k_h, k_w, c_per_group = w_kijc.shape
+    _, h_p, w_p, n_in = grad_xp_nhwc.shape
     k_per_group = n_out // groups
-    for job in prange(n_batch * n_in):
-        n = job // n_in
-        c_in = job % n_in
-        g = c_in // c_per_group
-        c = c_in % c_per_group
-        dst = grad_xp[n, c_in]
-        dst[:, :] = 0.0
-        for k in range(g * k_per_group, (g + 1) * k_per_group):
-            delta = grad_out[n, k]
-            for i in range(k_h):
-                for j in range(k_w):
-                    w = weight[k, c, i, j]
-                    col0 = j * dil_w
-                    for oh in range(out_h):
-                        row = dst[oh * stride_h + i * dil_h]
-                        for ow in range(out_w):
-                            row[col0 + ow * stride_w] += w * delta[oh, ow]
+    for n in prange(n_batch):
+        for r in range(h_p):
+            for q in range(w_p):
+                for c in range(n_in):
+                    grad_xp_nhwc[n, r, q, c] = 0.0
+        for oh in range(out_h):
+            for ow in range(out_w):
+                for k in range(n_out):
+                    d = grad_nhwk[n, oh, ow, k]
+                    c0 = (k // k_per_group) * c_per_group
+                    for i in range(k_h):
+                        r = oh * stride_h + i * dil_h
+                        for j in range(k_w):
+                            q = ow * stride_w + j * dil_w
+                            for c in range(c_per_group):
+                                grad_xp_nhwc[n, r, q, c0 + c] += d * w_kijc[k, i, j, c]
 
 
 @njit(parallel=True, cache=True)
-def conv2d_backward_weight(grad_out, xp, grad_weight, stride_h, stride_w, dil_h, dil_w, groups):
-    """grad_weight[k, c, i, j] = sum_{n,oh,ow} grad_out[n, k, oh, ow] * xp[n, g*Cg + c, oh*sh + i*dh, ow*sw + j*dw]."""
-    n_batch = grad_out.shape[0]
-    n_out, c_per_group, k_h, k_w = grad_weight.shape
-    out_h, out_w = grad_out.shape[2], grad_out.shape[3]
-    k_per_group = n_out // groups
-    for job in prange(n_out * c_per_group):
-        k = job // c_per_group
-        c = job % c_per_group
-        c_in = (k // k_per_group) * c_per_group + c
-        for i in range(k_h):
-            for j in range(k_w):
-                acc = 0.0
-                col0 = j * dil_w
-                for n in range(n_batch):
-                    plane = xp[n, c_in]
-                    delta = grad_out[n, k]
-                    for oh in range(out_h):
-                        row = plane[oh * stride_h + i * dil_h]
-                        for ow in range(out_w):
-                            acc += delta[oh, ow] * row[col0 + ow * stride_w]
-                grad_weight[k, c, i, j] = acc
+def conv2d_backward_weight(grad_nhwk, xp, grad_w_cikk, stride_h, stride_w, dil_h, dil_w):
+    """grad_w[g, c, i, j, k] = sum_{n,oh,ow} xp[n, g*Cg + c, oh*sh + i*dh, ow*sw + j*dw] * grad[n, oh, ow, g*Kg + k]."""
+    n_batch, out_h, out_w, _ = grad_nhwk.shape
+    groups, c_per_group, k_h, k_w, k_per_group = grad_w_cikk.shape
+    for job in prange(groups * c_per_group * k_h * k_w):
+        j = job % k_w
+        i = (job // k_w) % k_h
+        c = (job // (k_w * k_h)) % c_per_group
+        g = job // (k_w * k_h * c_per_group)
+        k0 = g * k_per_group
+        c_in = g * c_per_group + c
+        total = np.zeros(k_per_group, dtype=np.float64)
+        per_sample = np.empty(k_per_group, dtype=grad_w_cikk.dtype)
+        for n in range(n_batch):
+            per_sample[:] = 0.0
+            for oh in range(out_h):
+                r = oh * stride_h + i * dil_h
+                for ow in range(out_w):
+                    v = xp[n, c_in, r, ow * stride_w + j * dil_w]
+                    for k in range(k_per_group):
+                        per_sample[k] += v * grad_nhwk[n, oh, ow, k0 + k]
+            for k in range(k_per_group):
+                total[k] += per_sample[k]
+        for k in range(k_per_group):
+            grad_w_cikk[g, c, i, j, k] = total[k]

@@ -1,0 +1,79 @@
+r"""Element-wise non-linearities and their derivatives.
+
+Each backward takes the upstream gradient and the forward *input* x and
+returns :math:`\partial L/\partial x = \partial L/\partial y \cdot f'(x)`.
+"""
+import numpy as np
+
+from minicnn.functional._checks import as_float_array
+
+__all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoid", "sigmoid_backward",
+           "tanh", "tanh_backward"]
+
+
+def _grad_pair(op, grad_out, x):
+    grad_out, x = as_float_array("grad_out", op, grad_out), as_float_array("x", op, x)
+    if grad_out.shape != x.shape:
+        raise ValueError(f"{op}: grad_out {grad_out.shape} must have the shape of x {x.shape}")
+    return grad_out, x
+
+
+def relu(x):
+    r"""Rectified linear unit :math:`\max(0, x)`.
+
+    >>> relu(np.array([-2.0, 0.0, 3.0]))
+    array([0., 0., 3.])
+    """
+    x = as_float_array("x", "relu", x)
+    return np.maximum(x, 0, dtype=x.dtype)
+
+
+def relu_backward(grad_out, x):
+    r""":math:`f'(x) = 1` for :math:`x > 0`, else 0 (a unit stuck below 0 passes no gradient: a "dead" unit)."""
+    grad_out, x = _grad_pair("relu_backward", grad_out, x)
+    return np.where(x > 0, grad_out, 0).astype(x.dtype, copy=False)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    r""":math:`x` for :math:`x > 0`, else :math:`\alpha x`.
+
+    >>> leaky_relu(np.array([-2.0, 3.0]), 0.1)
+    array([-0.2,  3. ])
+    """
+    x = as_float_array("x", "leaky_relu", x)
+    return np.where(x > 0, x, x * x.dtype.type(negative_slope))
+
+
+def leaky_relu_backward(grad_out, x, negative_slope=0.01):
+    r""":math:`f'(x) = 1` for :math:`x > 0`, else :math:`\alpha`."""
+    grad_out, x = _grad_pair("leaky_relu_backward", grad_out, x)
+    return np.where(x > 0, grad_out, grad_out * x.dtype.type(negative_slope))
+
+
+def sigmoid(x):
+    r"""Logistic function :math:`\sigma(x) = 1 / (1 + e^{-x})`, computed without overflow.
+
+    >>> sigmoid(np.array([0.0, 1000.0, -1000.0]))
+    array([0.5, 1. , 0. ])
+    """
+    x = as_float_array("x", "sigmoid", x)
+    z = np.exp(-np.abs(x))  # never overflows
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+
+
+def sigmoid_backward(grad_out, x):
+    r""":math:`\sigma'(x) = \sigma(x)(1 - \sigma(x)) \le 1/4`: each sigmoid layer shrinks the gradient at least 4x."""
+    grad_out, x = _grad_pair("sigmoid_backward", grad_out, x)
+    s = sigmoid(x)
+    return grad_out * s * (1 - s)
+
+
+def tanh(x):
+    r""":math:`\tanh(x) = 2\sigma(2x) - 1`, zero-centred, in (-1, 1)."""
+    return np.tanh(as_float_array("x", "tanh", x))
+
+
+def tanh_backward(grad_out, x):
+    r""":math:`\tanh'(x) = 1 - \tanh^2(x) \le 1`."""
+    grad_out, x = _grad_pair("tanh_backward", grad_out, x)
+    return grad_out * (1 - np.tanh(x) ** 2)

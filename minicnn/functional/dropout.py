@@ -1,0 +1,57 @@
+r"""Inverted dropout: in training, zero each unit with probability p and scale the survivors by 1/(1-p),
+so that the expected activation is unchanged and nothing needs rescaling at test time.
+"""
+import numbers
+
+import numpy as np
+
+from minicnn import random as _random
+from minicnn.functional._checks import as_float_array
+
+__all__ = ["dropout", "dropout_backward"]
+
+
+def dropout(x, p=0.5, training=True, rng=None):
+    r""":math:`y = x \odot m / (1 - p)` with :math:`m_i \sim \mathrm{Bernoulli}(1 - p)`; the identity when not training.
+
+    Unlike torch.nn.functional.dropout (whose autograd keeps the mask), this returns the
+    mask too, because the backward pass must drop exactly the same units.
+
+    Parameters
+    ----------
+    x : ndarray
+    p : float in [0, 1)
+        Probability of dropping a unit.
+    training : bool
+    rng : numpy.random.Generator, optional
+        Defaults to minicnn's global generator (`minicnn.random.manual_seed`).
+
+    Returns
+    -------
+    y : ndarray, shape of x
+    mask : ndarray of 0 and 1/(1-p), or None when not training (or p == 0)
+
+    Examples
+    --------
+    >>> y, mask = dropout(np.ones(8), p=0.5, rng=np.random.default_rng(0))
+    >>> sorted(set(y.tolist())) , bool(np.all(y == mask))
+    ([0.0, 2.0], True)
+    """
+    x = as_float_array("x", "dropout", x)
+    if not isinstance(p, numbers.Real) or not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
+    if not training or p == 0:
+        return x, None
+    rng = _random.default_rng() if rng is None else rng
+    mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+    return x * mask, mask
+
+
+def dropout_backward(grad_out, mask):
+    """Gradient of `dropout`: the error flows only through the units that were kept, with the same scale."""
+    grad_out = as_float_array("grad_out", "dropout_backward", grad_out)
+    if mask is None:
+        return grad_out
+    if mask.shape != grad_out.shape:
+        raise ValueError(f"dropout_backward: mask {mask.shape} and grad_out {grad_out.shape} must have the same shape")
+    return grad_out * mask

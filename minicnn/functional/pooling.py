@@ -1,0 +1,211 @@
+r"""Pooling (subsampling): max, average, L^p and adaptive/global average, forward and backward.
+
+Every channel is pooled on its own and pooling has no parameters. With window
+F, stride S and padding P the output size is :math:`\lfloor (W - F + 2P)/S \rfloor + 1`,
+as for a convolution: pooling is a convolution whose "kernel" is a max or a mean.
+
+Backward (the seeds' *upsampling* of the error term): max pooling routes each
+output's error to the arg-max of its window, average pooling spreads it evenly
+over the window, L^p pooling weights it by :math:`x^{p-1}/y^{p-1}`.
+"""
+import numpy as np
+
+from minicnn.functional._checks import as_float_array, expect_ndim, int_tuple, same_dtype
+from minicnn.kernels import pool as _kernels
+
+__all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "lp_pool2d",
+           "lp_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "global_avg_pool2d",
+           "global_avg_pool2d_backward"]
+
+
+def _geometry(op, x, kernel_size, stride, padding):
+    x = as_float_array("x", op, x)
+    expect_ndim(op, "x", x, 4, "(N, C, H, W)")
+    kernel = int_tuple(op, "kernel_size", kernel_size, 2, 1)
+    stride = kernel if stride is None else int_tuple(op, "stride", stride, 2, 1)
+    padding = int_tuple(op, "padding", padding, 2, 0)
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel} (as in PyTorch)")
+    out = []
+    for size, k, s, p in zip(x.shape[2:], kernel, stride, padding):
+        if k > size + 2 * p:
+            raise ValueError(f"{op}: kernel_size {kernel} is larger than the padded input "
+                             f"{tuple(n + 2 * q for n, q in zip(x.shape[2:], padding))} of x {x.shape}")
+        out.append((size + 2 * p - k) // s + 1)
+    return x, kernel, stride, padding, (x.shape[0], x.shape[1], *out)
+
+
+def _pad(x, padding, value):
+    if not any(padding):
+        return np.ascontiguousarray(x)
+    (ph, pw) = padding
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _crop(grad_xp, padding):
+    (ph, pw) = padding
+    return np.ascontiguousarray(grad_xp[:, :, ph:grad_xp.shape[2] - ph, pw:grad_xp.shape[3] - pw])
+
+
+def _check_grad(op, grad_out, x, out_shape):
+    grad_out = as_float_array("grad_out", op, grad_out)
+    same_dtype(op, grad_out=grad_out, x=x)
+    if grad_out.shape != tuple(out_shape):
+        raise ValueError(f"{op}: grad_out must have the forward output's shape {tuple(out_shape)} for x {x.shape}; "
+                         f"got {grad_out.shape}")
+    return np.ascontiguousarray(grad_out)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    r"""Max pooling, as torch.nn.functional.max_pool2d: :math:`y = \max_{(i,j) \in R} x_{ij}` per window R.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to kernel_size (non-overlapping windows).
+    padding : int or (int, int)
+        Implicit -inf on each side, at most half the kernel.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H_out, W_out)
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> max_pool2d(x, 2)
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    """
+    x, kernel, stride, padding, out_shape = _geometry("max_pool2d", x, kernel_size, stride, padding)
+    out = np.empty(out_shape, dtype=x.dtype)
+    _kernels.max_pool2d_forward(_pad(x, padding, -np.inf), out, *kernel, *stride)
+    return out
+
+
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
+    """Gradient of `max_pool2d`: each window's error goes to its (first) maximum.
+
+    >>> x = np.array([[[[1.0, 3.0], [2.0, 0.0]]]])
+    >>> max_pool2d_backward(np.array([[[[10.0]]]]), x, 2)
+    array([[[[ 0., 10.],
+             [ 0.,  0.]]]])
+    """
+    x, kernel, stride, padding, out_shape = _geometry("max_pool2d_backward", x, kernel_size, stride, padding)
+    grad_out = _check_grad("max_pool2d_backward", grad_out, x, out_shape)
+    xp = _pad(x, padding, -np.inf)
+    grad_xp = np.empty_like(xp)
+    _kernels.max_pool2d_backward(xp, grad_out, grad_xp, *kernel, *stride)
+    return _crop(grad_xp, padding)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    r"""Average pooling, as torch.nn.functional.avg_pool2d (padded zeros count: ``count_include_pad=True``).
+
+    .. math:: y = \frac{1}{|R|} \sum_{(i,j) \in R} x_{ij}
+
+    >>> avg_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]])
+    """
+    x, kernel, stride, padding, out_shape = _geometry("avg_pool2d", x, kernel_size, stride, padding)
+    out = np.empty(out_shape, dtype=x.dtype)
+    _kernels.sum_pool2d_forward(_pad(x, padding, 0.0), out, *kernel, *stride)
+    out /= kernel[0] * kernel[1]
+    return out
+
+
+def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
+    """Gradient of `avg_pool2d`: each window's error is shared equally by its F*F cells.
+
+    >>> avg_pool2d_backward(np.array([[[[4.0]]]]), np.zeros((1, 1, 2, 2)), 2)
+    array([[[[1., 1.],
+             [1., 1.]]]])
+    """
+    x, kernel, stride, padding, out_shape = _geometry("avg_pool2d_backward", x, kernel_size, stride, padding)
+    grad_out = _check_grad("avg_pool2d_backward", grad_out, x, out_shape)
+    grad_xp = np.empty((x.shape[0], x.shape[1], x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]), x.dtype)
+    _kernels.sum_pool2d_backward(grad_out / (kernel[0] * kernel[1]), grad_xp, *kernel, *stride)
+    return _crop(grad_xp, padding)
+
+
+def lp_pool2d(x, norm_type, kernel_size, stride=None):
+    r"""Power-average pooling, as torch.nn.functional.lp_pool2d: :math:`y = (\sum_{R} x^p)^{1/p}`.
+
+    ``norm_type=2`` is L2 pooling; p -> inf approaches max pooling, p = 1 is sum pooling.
+
+    >>> lp_pool2d(np.array([[[[3.0, 4.0]]]]), 2, (1, 2))
+    array([[[[5.]]]])
+    """
+    x, kernel, stride, _, out_shape = _geometry("lp_pool2d", x, kernel_size, stride, 0)
+    sums = np.empty(out_shape, dtype=x.dtype)
+    _kernels.sum_pool2d_forward(np.ascontiguousarray(x ** norm_type), sums, *kernel, *stride)
+    return np.sign(sums) * np.abs(sums) ** (1.0 / norm_type)
+
+
+def lp_pool2d_backward(grad_out, x, norm_type, kernel_size, stride=None):
+    r"""Gradient of `lp_pool2d`: :math:`\partial y/\partial x = x^{p-1} / y^{p-1}` (0 where y = 0)."""
+    x, kernel, stride, _, out_shape = _geometry("lp_pool2d_backward", x, kernel_size, stride, 0)
+    grad_out = _check_grad("lp_pool2d_backward", grad_out, x, out_shape)
+    y = lp_pool2d(x, norm_type, kernel, stride)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.where(y != 0, grad_out / y ** (norm_type - 1), 0).astype(x.dtype, copy=False)
+    spread = np.empty_like(x)
+    _kernels.sum_pool2d_backward(np.ascontiguousarray(scaled), spread, *kernel, *stride)
+    return spread * x ** (norm_type - 1)
+
+
+def _adaptive_bins(size, out):
+    """PyTorch's bins: cell i pools [floor(i*size/out), ceil((i+1)*size/out))."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def _adaptive_setup(op, x, output_size):
+    x = as_float_array("x", op, x)
+    expect_ndim(op, "x", x, 4, "(N, C, H, W)")
+    out_h, out_w = int_tuple(op, "output_size", output_size, 2, 1)
+    return x, _adaptive_bins(x.shape[2], out_h), _adaptive_bins(x.shape[3], out_w)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size, as torch.nn.functional.adaptive_avg_pool2d.
+
+    ``output_size=1`` is global average pooling (GoogLeNet and ResNet use it instead of big FC layers).
+
+    >>> adaptive_avg_pool2d(np.arange(8.0).reshape(1, 2, 2, 2), 1)[:, :, 0, 0]
+    array([[1.5, 5.5]])
+    """
+    x, rows, cols = _adaptive_setup("adaptive_avg_pool2d", x, output_size)
+    out = np.empty(x.shape[:2] + (len(rows), len(cols)), dtype=x.dtype)
+    for p, (r0, r1) in enumerate(rows):
+        for q, (c0, c1) in enumerate(cols):
+            out[:, :, p, q] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+    return out
+
+
+def adaptive_avg_pool2d_backward(grad_out, x, output_size):
+    """Gradient of `adaptive_avg_pool2d`: each bin's error spread evenly over the bin."""
+    x, rows, cols = _adaptive_setup("adaptive_avg_pool2d_backward", x, output_size)
+    grad_out = _check_grad("adaptive_avg_pool2d_backward", grad_out, x, x.shape[:2] + (len(rows), len(cols)))
+    grad_x = np.zeros_like(x)
+    for p, (r0, r1) in enumerate(rows):
+        for q, (c0, c1) in enumerate(cols):
+            grad_x[:, :, r0:r1, c0:c1] += grad_out[:, :, p, q, None, None] / ((r1 - r0) * (c1 - c0))
+    return grad_x
+
+
+def global_avg_pool2d(x):
+    """Mean of every feature map: (N, C, H, W) -> (N, C), ready for a classifier without big FC layers."""
+    x = as_float_array("x", "global_avg_pool2d", x)
+    expect_ndim("global_avg_pool2d", "x", x, 4, "(N, C, H, W)")
+    return x.mean(axis=(2, 3))
+
+
+def global_avg_pool2d_backward(grad_out, x):
+    """Gradient of `global_avg_pool2d`: grad_out[n, c] / (H*W) on every cell of map (n, c)."""
+    x = as_float_array("x", "global_avg_pool2d_backward", x)
+    expect_ndim("global_avg_pool2d_backward", "x", x, 4, "(N, C, H, W)")
+    grad_out = _check_grad("global_avg_pool2d_backward", grad_out, x, x.shape[:2])
+    return np.broadcast_to(grad_out[:, :, None, None] / (x.shape[2] * x.shape[3]), x.shape).copy()
