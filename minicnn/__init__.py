@@ -1,8 +1,12 @@
 """minicnn: the companion package of a notebook course on convolutional neural networks.
 
-`minicnn.functional` holds the fast numba-compiled ops (PyTorch names, NCHW layout),
-`minicnn.reference` the same ops as short readable loops, `minicnn.data` small
-offline datasets, `minicnn.plotting` and `minicnn.widgets` the course's figures.
+- `minicnn.functional`: every op as forward and backward functions on numpy arrays (PyTorch names, NCHW),
+  running on numba-compiled kernels (`minicnn.kernels`, internal);
+- `minicnn.reference`: the convolutions as short readable loops (teaching code and test oracle);
+- `minicnn.nn`, `minicnn.init`, `minicnn.optim`, `minicnn.train`, `minicnn.gradcheck`: layers with explicit
+  backward passes, initialisation, optimizers, the training loop and numerical gradient checks;
+- `minicnn.data`: small datasets that work offline, preprocessing and augmentation;
+- `minicnn.plotting`, `minicnn.widgets`, `minicnn.exercises`: the notebooks' figures, explorers and feedback.
 """
 from minicnn import functional
 from minicnn.functional import conv_output_size

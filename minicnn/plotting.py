@@ -10,18 +10,66 @@ import numpy as np
 def show_images(images, titles=None, cmap="gray", ncols=None, size=2.2, vmin=None, vmax=None):
     """Show 2-D arrays (or (H, W, 3) RGB images) side by side, without axis ticks; returns the figure.
 
+    Parameters
+    ----------
+    images : sequence of array-like
+        At least one image; each is 2-D (drawn with `cmap`) or (H, W, 3) RGB
+        (drawn in its own colours: floats in [0, 1] or integers in [0, 255]).
+    titles : sequence of str, optional
+        One title per image.
+    cmap : str
+        Colour map of the 2-D images.
+    ncols : int, optional
+        Images per row (all in one row if None); extra rows are added as needed.
+    size : float
+        Width and height of one panel in inches.
+    vmin, vmax : float, optional
+        Value range the colour map of the 2-D images spans (each image's own
+        minimum and maximum if None). Not used for RGB images, whose values
+        are colours already (matplotlib would ignore them).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If `images` is empty, the number of titles differs from the number
+        of images, or `ncols` is smaller than 1.
+
+    Examples
+    --------
     >>> fig = show_images([np.eye(3), np.ones((3, 3))], titles=["eye", "ones"])
-    >>> len(fig.axes)
-    2
+    >>> [ax.get_title() for ax in fig.axes]
+    ['eye', 'ones']
+    >>> plt.close(fig)
+    >>> show_images([np.eye(3), np.ones((3, 3))], titles=["eye"])
+    Traceback (most recent call last):
+        ...
+    ValueError: show_images: got 2 images but 1 titles
+    >>> show_images([])
+    Traceback (most recent call last):
+        ...
+    ValueError: show_images: no images to show (got an empty sequence)
     """
     images = list(images)
-    ncols = ncols or len(images)
+    if not images:
+        raise ValueError("show_images: no images to show (got an empty sequence)")
+    if titles is not None:
+        titles = list(titles)
+        if len(titles) != len(images):
+            raise ValueError(f"show_images: got {len(images)} images but {len(titles)} titles")
+    ncols = len(images) if ncols is None else int(ncols)
+    if ncols < 1:
+        raise ValueError(f"show_images: ncols must be at least 1, got {ncols}")
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for ax in axes.flat[len(images):]:
         ax.axis("off")
     for index, (ax, image) in enumerate(zip(axes.flat, images)):
-        ax.imshow(image, cmap=None if np.ndim(image) == 3 else cmap, vmin=vmin, vmax=vmax)
+        rgb = np.ndim(image) == 3
+        ax.imshow(image, cmap=None if rgb else cmap, vmin=None if rgb else vmin, vmax=None if rgb else vmax)
         ax.set_xticks([])
         ax.set_yticks([])
         if titles is not None:

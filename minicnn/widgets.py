@@ -17,6 +17,7 @@ conv_explorer
 """
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+from IPython.display import clear_output
 
 from minicnn.functional import conv_output_size
 from minicnn.plotting import plot_receptive_window
@@ -50,8 +51,15 @@ def describe_output_size(input_size, kernel_size, stride=1, padding=0, dilation=
     --------
     >>> describe_output_size(32, 5, stride=3)
     'output 10x10: (32 - 5 + 2*0)/3 + 1 = 10'
-    >>> describe_output_size(32, 5, stride=2)
-    'output 14x14: (32 - 5 + 2*0)/2 + 1 = 14.5, rounded down (the last window stops 1 cell short of the far edge)'
+    >>> print(describe_output_size(32, 5, stride=2))
+    output 14x14: (32 - 5 + 2*0)/2 + 1 = 14.5, rounded down (the last window stops 1 cell short of the far edge
+    of the padded input)
+
+    With padding, the cells left over at the far edge can be padding zeros only:
+
+    >>> print(describe_output_size(56, 3, stride=2, padding=1))
+    output 28x28: (56 - 3 + 2*1)/2 + 1 = 28.5, rounded down (the last window stops 1 cell short of the far edge
+    of the padded input)
     >>> describe_output_size(32, 5, stride=2, exact=True)[:48]
     'refused: stride 2 does not fit: (32 - 5 + 2*0)/2'
     >>> describe_output_size(7, 3, padding=2, dilation=2)
@@ -66,7 +74,8 @@ def describe_output_size(input_size, kernel_size, stride=1, padding=0, dilation=
     text = f"output {size}x{size}: ({input_size} - {span} + 2*{padding})/{stride} + 1 = {value:g}"
     short = (input_size + 2 * padding - span) % stride
     if short:
-        text += f", rounded down (the last window stops {short} cell{'s' if short > 1 else ''} short of the far edge)"
+        text += (f", rounded down (the last window stops {short} cell{'s' if short > 1 else ''} short of the far edge"
+                 " of the padded input)")
     if dilation > 1:
         text += f" (effective kernel size {dilation}*({kernel_size} - 1) + 1 = {span})"
     return text
@@ -105,6 +114,17 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
     True
     >>> [child.description for child in explorer.children[0].children[0].children]
     ['kernel F', 'stride S', 'padding P', 'dilation D']
+
+    A change that shrinks the output clamps the cell sliders and draws once:
+
+    >>> kernel, stride, padding, dilation = explorer.children[0].children[0].children
+    >>> out_row, out_col, exact = explorer.children[0].children[1].children
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     out_row.value = 4
+    >>> with contextlib.redirect_stdout(io.StringIO()) as text:
+    ...     kernel.value = 7
+    >>> out_row.value, text.getvalue().count("output 1x1")
+    (0, 1)
     >>> plt.close("all")
     """
     style = {"description_width": "70px"}
@@ -130,15 +150,6 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
         except ValueError:
             return 0
 
-    def fit_cell_sliders(change=None):
-        last = max(out_size() - 1, 0)
-        for cell_slider in (row, col):
-            cell_slider.max = last  # also clamps the value
-
-    fit_cell_sliders()
-    for control in (kernel, step, pad, dil):
-        control.observe(fit_cell_sliders, names="value")
-
     def show(kernel_size, stride, padding, dilation, out_row, out_col, exact):
         print(describe_output_size(input_size, kernel_size, stride, padding, dilation, exact=exact))
         size = out_size()
@@ -151,8 +162,35 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
         plt.show()
         plt.close(ax.figure)
 
-    controls = {"kernel_size": kernel, "stride": step, "padding": pad, "dilation": dil,
-                "out_row": row, "out_col": col, "exact": exact}
-    output = widgets.interactive_output(show, controls)
+    output = widgets.Output()
+    paused = False
+
+    def redraw(change=None):
+        if paused:  # the cell sliders are being clamped: the geometry change redraws once afterwards
+            return
+        with output:
+            clear_output(wait=True)
+            show(kernel.value, step.value, pad.value, dil.value, row.value, col.value, exact.value)
+
+    def fit_cell_sliders(change=None):
+        # a new kernel, stride, padding or dilation can shrink the output: clamp the cell sliders
+        # without letting each clamped slider redraw, then draw once
+        nonlocal paused
+        paused = True
+        try:
+            last = max(out_size() - 1, 0)
+            for cell_slider in (row, col):
+                cell_slider.max = last  # also clamps the value
+        finally:
+            paused = False
+        if change is not None:
+            redraw()
+
+    fit_cell_sliders()
+    for control in (kernel, step, pad, dil):
+        control.observe(fit_cell_sliders, names="value")
+    for control in (row, col, exact):
+        control.observe(redraw, names="value")
+    redraw()
     panel = widgets.HBox([widgets.VBox([kernel, step, pad, dil]), widgets.VBox([row, col, exact])])
     return widgets.VBox([panel, output])

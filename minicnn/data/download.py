@@ -196,6 +196,7 @@ def fetch_file(filename, checksum, folder, base_urls, retries=3, timeout=60.0, v
                 os.replace(partial, path)  # atomic: the final name only ever holds a verified file
                 return path
             except urllib.error.HTTPError as error:
+                error.close()
                 failures.append(f"{url} (attempt {attempt}): HTTP error {error.code} {error.reason}")
                 if 400 <= error.code < 500:  # not found, forbidden...: asking again gives the same answer
                     given_up.add(url)

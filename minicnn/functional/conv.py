@@ -174,14 +174,13 @@ def _pad(x, geometry):
 
 def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
     x4, w4, bias, geo = _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups)
-    n_out = w4.shape[0]
-    # the kernels vectorize over output channels: weight as (groups, C/groups, kH, kW, K/groups), output NHWK
-    w_cikk = np.ascontiguousarray(w4.reshape((groups, n_out // groups) + w4.shape[1:]).transpose(0, 2, 3, 4, 1))
-    out_nhwk = np.empty((x4.shape[0],) + geo.out_size + (n_out,), dtype=x4.dtype)
+    n_out, k_h, k_w = w4.shape[0], w4.shape[2], w4.shape[3]
+    out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
     bias = np.zeros(n_out, x4.dtype) if bias is None else np.ascontiguousarray(bias)
-    _kernels.conv2d_forward(_pad(x4, geo), w_cikk, bias, out_nhwk, *geo.stride, *geo.dilation)
-    out = out_nhwk.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(out[:, :, 0, :] if spatial == 1 else out)
+    _kernels.conv2d_forward(_pad(x4, geo), w4.reshape(n_out, -1), bias, out, k_h, k_w, *geo.out_size,
+                            *geo.stride, *geo.dilation, groups)
+    out = out.reshape(out.shape[:2] + geo.out_size)
+    return out[:, :, 0, :] if spatial == 1 else out
 
 
 def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, groups):
@@ -194,25 +193,26 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
             f"{op}: grad_out must have the forward output's shape {_LAYOUTS[spatial][2]} = {expected} "
             f"for x {np.shape(x)} and weight {np.shape(weight)}; got {grad_out.shape}"
         )
-    g4 = grad_out[:, :, None, :] if spatial == 1 else grad_out
-    grad_nhwk = np.ascontiguousarray(g4.transpose(0, 2, 3, 1))
+    n_batch, (n_out, c_per_group, k_h, k_w) = x4.shape[0], w4.shape
+    grad = np.ascontiguousarray(grad_out).reshape(n_batch, n_out, -1)
     xp = _pad(x4, geo)
-    n_out, c_per_group = w4.shape[:2]
+    w2 = w4.reshape(n_out, -1)
+    args = (k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
 
-    grad_xp_nhwc = np.empty((xp.shape[0], xp.shape[2], xp.shape[3], xp.shape[1]), dtype=xp.dtype)
-    w_kijc = np.ascontiguousarray(w4.transpose(0, 2, 3, 1))
-    _kernels.conv2d_backward_input(grad_nhwk, w_kijc, grad_xp_nhwc, *geo.stride, *geo.dilation, groups)
+    grad_xp = np.zeros_like(xp)
+    _kernels.conv2d_backward_input(grad, w2, grad_xp, *args)
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after
-    grad_x = grad_xp_nhwc[:, top:xp.shape[2] - bottom, left:xp.shape[3] - right].transpose(0, 3, 1, 2)
+    grad_x = grad_xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
 
-    grad_w_cikk = np.empty((groups, c_per_group) + w4.shape[2:] + (n_out // groups,), dtype=w4.dtype)
-    _kernels.conv2d_backward_weight(grad_nhwk, xp, grad_w_cikk, *geo.stride, *geo.dilation)
-    grad_w = grad_w_cikk.transpose(0, 4, 1, 2, 3).reshape(w4.shape)
-    grad_b = g4.sum(axis=(0, 2, 3), dtype=np.float64).astype(x4.dtype)
+    n_chunks = -(-n_batch // _kernels.chunk_size(n_batch, w2.shape[1], grad.shape[2]))
+    partial = np.empty((n_chunks,) + w2.shape, dtype=w2.dtype)
+    _kernels.conv2d_backward_weight(grad, xp, partial, *args)
+    grad_w = partial.sum(axis=0, dtype=np.float64).astype(w4.dtype).reshape(w4.shape)
+    grad_b = grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype)
 
     if spatial == 1:
         grad_x, grad_w = grad_x[:, :, 0, :], grad_w[:, :, 0, :]
-    return np.ascontiguousarray(grad_x), np.ascontiguousarray(grad_w), grad_b
+    return np.ascontiguousarray(grad_x), grad_w, grad_b
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -220,7 +220,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     .. math::
 
-        Y[n, k] = b_k + \sum_{c} W[k, c] \star X[n, c]
+        Y[n, k] = b_k + \sum_{c} W[k, c] \otimes X[n, c]
 
     Parameters
     ----------
@@ -284,11 +284,12 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 
     .. math::
 
-        \frac{\partial L}{\partial W[k, c]} = \sum_n X[n, c] \star \delta[n, k], \qquad
+        \frac{\partial L}{\partial W[k, c]} = \sum_n X[n, c] \otimes \delta[n, k], \qquad
         \frac{\partial L}{\partial X[n, c]} = \sum_k \operatorname{rot180}(W[k, c]) \,\tilde{\otimes}\, \delta[n, k],
         \qquad \frac{\partial L}{\partial b_k} = \sum_{n,p,q} \delta[n, k, p, q]
 
-    where :math:`\tilde{\otimes}` is the wide (full) convolution; strides and
+    where :math:`\otimes` is cross-correlation and :math:`\tilde{\otimes}` its wide (fully zero-padded)
+    version, which with the rotated kernel is the wide *convolution* of delta with W; strides and
     dilations spread delta out before it is applied.
 
     Parameters
@@ -400,7 +401,8 @@ def correlate(x, kernel, mode="full"):
         Y_{ij} = \sum_{u,v} W_{uv}\, X_{i+u,\, j+v}
 
     This is what deep-learning libraries call convolution. Modes as in `convolve`;
-    agrees with ``scipy.signal.correlate`` / ``correlate2d``.
+    agrees with ``scipy.signal.correlate`` in every mode, and with ``scipy.signal.correlate2d`` except
+    in mode 'same' with an even kernel size, where correlate2d centres the window differently.
 
     Examples
     --------

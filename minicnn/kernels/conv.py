@@ -1,102 +1,146 @@
 """numba kernels for 2-D cross-correlation (conv1d runs through them with H = 1).
 
-Not public API: `minicnn.functional.conv` validates, pads, lays the arrays out as
-below and makes them contiguous, then transposes the results back to NCHW.
+Not public API: `minicnn.functional.conv` validates, pads and reshapes, then calls these.
 
-The innermost loop of every kernel runs over a *channel* axis that is contiguous
-in memory (output channels for the forward pass and the weight gradient, input
-channels for the input gradient), so it vectorizes whatever the stride or
-dilation. Every output element is owned by one `prange` iteration and summed in
-a fixed order, so results do not depend on the number of threads. Weight
-gradients sum each sample in the input dtype and accumulate samples in float64.
+Each kernel works on *chunks* of the batch: a few samples are unfolded into a
+column matrix (im2col, unit-stride writes) small enough to stay in cache, and
+the convolution becomes a matrix product whose innermost loop runs over a long
+contiguous axis, so it vectorizes. A chunk's size depends only on the shapes,
+never on the number of threads, and every output element is summed in a fixed
+order, so results are identical for any NUMBA_NUM_THREADS. Partial weight
+gradients of the chunks are added in chunk order, in float64.
 
-Layouts (g = group, Cg = C/groups input channels and Kg = K/groups filters per group):
-    xp        (N, C, Hp, Wp)          padded input
-    w_cikk    (groups, Cg, kH, kW, Kg)  weight for the forward pass and dW
-    w_kijc    (K, kH, kW, Cg)           weight for dX
-    out_nhwk  (N, OH, OW, K)            output (channels last)
-    grad_nhwk (N, OH, OW, K)            upstream gradient (channels last)
-    grad_xp_nhwc (N, Hp, Wp, C)         gradient of the padded input (channels last)
+Shapes (g = group, Cg = C/groups, Kg = K/groups, Q = Cg*kH*kW, P = OH*OW):
+    xp (N, C, Hp, Wp) padded input;  w (K, Q) weight rows;  out, grad (N, K, P)
 """
 import numpy as np
 from numba import njit, prange
 
-
-@njit(parallel=True, cache=True)
-def conv2d_forward(xp, w_cikk, bias, out_nhwk, stride_h, stride_w, dil_h, dil_w):
-    """out[n, oh, ow, g*Kg + k] = bias + sum_{c,i,j} xp[n, g*Cg + c, oh*sh + i*dh, ow*sw + j*dw] * w[g, c, i, j, k]."""
-    n_batch, out_h, out_w, n_out = out_nhwk.shape
-    groups, c_per_group, k_h, k_w, k_per_group = w_cikk.shape
-    # Full indexing, no array views inside the loops: a view costs an atomic reference count.
-    for job in prange(n_batch * out_h):
-        n = job // out_h
-        oh = job % out_h
-        for ow in range(out_w):
-            for k in range(n_out):
-                out_nhwk[n, oh, ow, k] = bias[k]
-            for g in range(groups):
-                k0 = g * k_per_group
-                for c in range(c_per_group):
-                    for i in range(k_h):
-                        r = oh * stride_h + i * dil_h
-                        for j in range(k_w):
-                            v = xp[n, g * c_per_group + c, r, ow * stride_w + j * dil_w]
-                            for k in range(k_per_group):
-                                out_nhwk[n, oh, ow, k0 + k] += v * w_cikk[g, c, i, j, k]
+_CHUNK_FLOATS = 1 << 15  # a chunk's column matrix holds about this many numbers (128 KB in float32)
 
 
-@njit(parallel=True, cache=True)
-def conv2d_backward_input(grad_nhwk, w_kijc, grad_xp_nhwc, stride_h, stride_w, dil_h, dil_w, groups):
-    """grad_xp[n, oh*sh + i*dh, ow*sw + j*dw, g*Cg + c] += grad[n, oh, ow, k] * w[k, i, j, c] (a scatter).
-
-    This is the "wide convolution of delta with the flipped kernel", written as a
-    scatter so that strides and dilations need no special case. One sample per job.
-    """
-    n_batch, out_h, out_w, n_out = grad_nhwk.shape
-    _, k_h, k_w, c_per_group = w_kijc.shape
-    _, h_p, w_p, n_in = grad_xp_nhwc.shape
-    k_per_group = n_out // groups
-    for n in prange(n_batch):
-        for r in range(h_p):
-            for q in range(w_p):
-                for c in range(n_in):
-                    grad_xp_nhwc[n, r, q, c] = 0.0
-        for oh in range(out_h):
-            for ow in range(out_w):
-                for k in range(n_out):
-                    d = grad_nhwk[n, oh, ow, k]
-                    c0 = (k // k_per_group) * c_per_group
-                    for i in range(k_h):
-                        r = oh * stride_h + i * dil_h
-                        for j in range(k_w):
-                            q = ow * stride_w + j * dil_w
-                            for c in range(c_per_group):
-                                grad_xp_nhwc[n, r, q, c0 + c] += d * w_kijc[k, i, j, c]
+@njit(cache=True)
+def chunk_size(n_batch, q, p):
+    """Samples per chunk: about _CHUNK_FLOATS numbers of columns, and at least 8 chunks when N >= 8."""
+    by_cache = max(1, _CHUNK_FLOATS // max(1, q * p))
+    by_balance = max(1, (n_batch + 7) // 8)
+    return min(by_cache, by_balance)
 
 
-@njit(parallel=True, cache=True)
-def conv2d_backward_weight(grad_nhwk, xp, grad_w_cikk, stride_h, stride_w, dil_h, dil_w):
-    """grad_w[g, c, i, j, k] = sum_{n,oh,ow} xp[n, g*Cg + c, oh*sh + i*dh, ow*sw + j*dw] * grad[n, oh, ow, g*Kg + k]."""
-    n_batch, out_h, out_w, _ = grad_nhwk.shape
-    groups, c_per_group, k_h, k_w, k_per_group = grad_w_cikk.shape
-    for job in prange(groups * c_per_group * k_h * k_w):
-        j = job % k_w
-        i = (job // k_w) % k_h
-        c = (job // (k_w * k_h)) % c_per_group
-        g = job // (k_w * k_h * c_per_group)
-        k0 = g * k_per_group
-        c_in = g * c_per_group + c
-        total = np.zeros(k_per_group, dtype=np.float64)
-        per_sample = np.empty(k_per_group, dtype=grad_w_cikk.dtype)
-        for n in range(n_batch):
-            per_sample[:] = 0.0
+@njit(cache=True)
+def _unfold(xp, n0, n1, c0, k_h, k_w, out_h, out_w, sh, sw, dh, dw, cols):
+    """cols[(c*kH + i)*kW + j, s*P + oh*OW + ow] = xp[n0 + s, c0 + c, oh*sh + i*dh, ow*sw + j*dw]."""
+    for q in range(cols.shape[0]):
+        j = q % k_w
+        i = (q // k_w) % k_h
+        c = q // (k_w * k_h)
+        p = 0
+        for n in range(n0, n1):
             for oh in range(out_h):
-                r = oh * stride_h + i * dil_h
+                r = oh * sh + i * dh
                 for ow in range(out_w):
-                    v = xp[n, c_in, r, ow * stride_w + j * dil_w]
-                    for k in range(k_per_group):
-                        per_sample[k] += v * grad_nhwk[n, oh, ow, k0 + k]
-            for k in range(k_per_group):
-                total[k] += per_sample[k]
-        for k in range(k_per_group):
-            grad_w_cikk[g, c, i, j, k] = total[k]
+                    cols[q, p] = xp[n, c0 + c, r, ow * sw + j * dw]
+                    p += 1
+
+
+@njit(parallel=True, cache=True)
+def conv2d_forward(xp, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+    """out[n, k, p] = bias[k] + sum_q w[k, q] * cols[q, p]: one matrix product per (chunk, group)."""
+    n_batch = xp.shape[0]
+    n_out, q_len = w.shape
+    c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
+    chunk = chunk_size(n_batch, q_len, p_len)
+    n_chunks = (n_batch + chunk - 1) // chunk
+    for job in prange(n_chunks * groups):
+        g = job % groups
+        n0 = (job // groups) * chunk
+        n1 = min(n_batch, n0 + chunk)
+        m = (n1 - n0) * p_len
+        cols = np.empty((q_len, m), dtype=xp.dtype)
+        _unfold(xp, n0, n1, g * c_per_group, k_h, k_w, out_h, out_w, sh, sw, dh, dw, cols)
+        row = np.empty(m, dtype=xp.dtype)
+        for kk in range(k_per_group):
+            k = g * k_per_group + kk
+            row[:] = bias[k]
+            for q in range(q_len):
+                wv = w[k, q]
+                for p in range(m):
+                    row[p] += wv * cols[q, p]
+            for s in range(n1 - n0):
+                for p in range(p_len):
+                    out[n0 + s, k, p] = row[s * p_len + p]
+
+
+@njit(parallel=True, cache=True)
+def conv2d_backward_input(grad, w, grad_xp, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+    """dcols[q, p] = sum_k w[k, q] * grad[k, p], folded back (col2im, a scatter-add) into grad_xp.
+
+    Folding the columns back is the "wide convolution of delta with the flipped
+    kernel": every input cell collects the errors of all the windows that saw it.
+    grad_xp must be zero on entry.
+    """
+    n_batch = grad.shape[0]
+    n_out, q_len = w.shape
+    c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
+    chunk = chunk_size(n_batch, q_len, p_len)
+    n_chunks = (n_batch + chunk - 1) // chunk
+    for job in prange(n_chunks * groups):
+        g = job % groups
+        n0 = (job // groups) * chunk
+        n1 = min(n_batch, n0 + chunk)
+        m = (n1 - n0) * p_len
+        delta = np.empty((k_per_group, m), dtype=grad.dtype)
+        for kk in range(k_per_group):
+            for s in range(n1 - n0):
+                for p in range(p_len):
+                    delta[kk, s * p_len + p] = grad[n0 + s, g * k_per_group + kk, p]
+        dcol = np.empty(m, dtype=grad.dtype)
+        for q in range(q_len):
+            dcol[:] = 0.0
+            for kk in range(k_per_group):
+                wv = w[g * k_per_group + kk, q]
+                for p in range(m):
+                    dcol[p] += wv * delta[kk, p]
+            j = q % k_w
+            i = (q // k_w) % k_h
+            c = g * c_per_group + q // (k_w * k_h)
+            p = 0
+            for n in range(n0, n1):
+                for oh in range(out_h):
+                    r = oh * sh + i * dh
+                    for ow in range(out_w):
+                        grad_xp[n, c, r, ow * sw + j * dw] += dcol[p]
+                        p += 1
+
+
+@njit(parallel=True, cache=True)
+def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+    """partial[chunk, k, q] = sum_{p in chunk} grad[k, p] * cols[q, p], vectorized over q.
+
+    The caller adds the chunks' partial sums in order (in float64).
+    """
+    n_batch = xp.shape[0]
+    _, n_out, q_len = partial.shape
+    c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
+    chunk = chunk_size(n_batch, q_len, p_len)
+    n_chunks = (n_batch + chunk - 1) // chunk
+    for job in prange(n_chunks * groups):
+        g = job % groups
+        ci = job // groups
+        n0 = ci * chunk
+        n1 = min(n_batch, n0 + chunk)
+        m = (n1 - n0) * p_len
+        cols = np.empty((q_len, m), dtype=xp.dtype)
+        _unfold(xp, n0, n1, g * c_per_group, k_h, k_w, out_h, out_w, sh, sw, dh, dw, cols)
+        cols_t = np.ascontiguousarray(cols.T)
+        for kk in range(k_per_group):
+            k = g * k_per_group + kk
+            acc = partial[ci, k]
+            acc[:] = 0.0
+            p = 0
+            for s in range(n1 - n0):
+                for pp in range(p_len):
+                    gv = grad[n0 + s, k, pp]
+                    for q in range(q_len):
+                        acc[q] += gv * cols_t[p, q]
+                    p += 1

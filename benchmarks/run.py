@@ -1,0 +1,249 @@
+"""minicnn against PyTorch CPU: convolution layers, pooling, batch norm, a LeNet-5 step, the MNIST-1D training loop.
+
+    python benchmarks/run.py                 # everything
+    python benchmarks/run.py conv mnist1d    # some sections
+    python benchmarks/run.py --rounds 3      # fewer repetitions
+
+Both libraries run with the same number of threads (NUMBA_NUM_THREADS for minicnn,
+torch.set_num_threads for PyTorch; default: all cores). Runs are interleaved
+(minicnn, PyTorch, minicnn, ...) and the minimum over rounds is reported, so a
+background hiccup hits both equally and is filtered out. Ratio = minicnn time /
+PyTorch time (below 1: minicnn is faster). Without PyTorch only minicnn's times print.
+Kernels are compiled (or loaded from numba's cache) before timing starts.
+"""
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+import minicnn.functional as F
+from minicnn import nn, optim
+from minicnn import random as mrandom
+
+try:
+    import torch
+except ImportError:  # the benchmarks still time minicnn alone
+    torch = None
+
+CONV_LAYERS = {  # name: (N, C, H, W, K, F, stride, pad)
+    "lenet_c1": (256, 1, 32, 32, 6, 5, 1, 0),
+    "lenet_c3": (256, 6, 14, 14, 16, 5, 1, 0),
+    "resnet_3x3_64": (64, 64, 32, 32, 64, 3, 1, 1),
+    "alexnet_conv1": (8, 3, 227, 227, 96, 11, 4, 0),
+    "vgg_3x3_128": (8, 128, 56, 56, 128, 3, 1, 1),
+}
+
+
+def best_of(rounds, *fns):
+    """Interleave the functions `rounds` times after one warm-up call each; the minimum time of each, in seconds."""
+    for fn in fns:
+        fn()
+    times = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, record in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - start)
+    return [min(t) for t in times]
+
+
+def report(name, ours, theirs=None, flops=None):
+    text = f"{name:<28s} minicnn {ours * 1e3:9.2f} ms"
+    if flops:
+        text += f" {flops / ours / 1e9:7.1f} GFLOP/s"
+    if theirs is not None:
+        text += f" | torch {theirs * 1e3:9.2f} ms"
+        if flops:
+            text += f" {flops / theirs / 1e9:7.1f} GFLOP/s"
+        text += f" | ratio {ours / theirs:5.2f}"
+    print(text, flush=True)
+    return None if theirs is None else ours / theirs
+
+
+def bench_conv(rounds):
+    print("\n# conv2d, float32: forward, backward (grad input + grad weight + grad bias)")
+    ratios = []
+    for name, (n, c, h, w, k, f, s, p) in CONV_LAYERS.items():
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        weight = rng.standard_normal((k, c, f, f)).astype(np.float32)
+        bias = rng.standard_normal(k).astype(np.float32)
+        y = F.conv2d(x, weight, bias, stride=s, padding=p)
+        grad = rng.standard_normal(y.shape).astype(np.float32)
+        flops = 2.0 * y.size * c * f * f
+        fwd = lambda: F.conv2d(x, weight, bias, stride=s, padding=p)  # noqa: E731
+        bwd = lambda: F.conv2d_backward(grad, x, weight, stride=s, padding=p)  # noqa: E731
+        if torch is None:
+            report(f"{name} forward", *best_of(rounds, fwd), flops=flops)
+            report(f"{name} backward", *best_of(rounds, bwd), flops=2 * flops)
+            continue
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
+        tgrad = torch.tensor(grad)
+        t_fwd = lambda: torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p)  # noqa: E731
+        ty = t_fwd()
+        t_bwd = lambda: torch.autograd.grad(ty, (tx, tw, tb), tgrad, retain_graph=True)  # noqa: E731
+        ours_f, theirs_f, ours_b, theirs_b = best_of(rounds, fwd, t_fwd, bwd, t_bwd)
+        report(f"{name} forward", ours_f, theirs_f, flops)
+        report(f"{name} backward", ours_b, theirs_b, 2 * flops)
+        ratios.append(report(f"{name} forward+backward", ours_f + ours_b, theirs_f + theirs_b, 3 * flops))
+    if ratios:
+        print(f"geometric mean of forward+backward ratios: {np.exp(np.mean(np.log(ratios))):.2f}"
+              f" (largest {max(ratios):.2f})")
+
+
+def bench_pool_bn(rounds):
+    print("\n# pooling and batch norm, float32, x of shape (64, 64, 56, 56)")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 64, 56, 56)).astype(np.float32)
+    grad = rng.standard_normal((64, 64, 28, 28)).astype(np.float32)
+    cases = [
+        ("max_pool2d 2x2 forward", lambda: F.max_pool2d(x, 2), "max_pool2d"),
+        ("max_pool2d 2x2 backward", lambda: F.max_pool2d_backward(grad, x, 2), None),
+        ("avg_pool2d 2x2 forward", lambda: F.avg_pool2d(x, 2), "avg_pool2d"),
+        ("avg_pool2d 2x2 backward", lambda: F.avg_pool2d_backward(grad, x, 2), None),
+    ]
+    for name, ours, torch_name in cases:
+        if torch is None:
+            report(name, *best_of(rounds, ours))
+            continue
+        tx = torch.tensor(x, requires_grad=True)
+        if torch_name:
+            fn = getattr(torch.nn.functional, torch_name)
+            theirs = lambda: fn(tx, 2)  # noqa: E731
+        else:
+            ty = getattr(torch.nn.functional, name.split()[0])(tx, 2)
+            theirs = lambda: torch.autograd.grad(ty, tx, torch.tensor(grad), retain_graph=True)  # noqa: E731
+        report(name, *best_of(rounds, ours, theirs))
+
+    bn, g = nn.BatchNorm2d(64), rng.standard_normal(x.shape).astype(np.float32)
+    ours_f = lambda: bn(x)  # noqa: E731
+    ours_b = lambda: (bn(x), bn.backward(g))  # noqa: E731
+    if torch is None:
+        report("batch_norm forward (train)", *best_of(rounds, ours_f))
+        report("batch_norm forward+backward", *best_of(rounds, ours_b))
+        return
+    tbn, tx, tg = torch.nn.BatchNorm2d(64), torch.tensor(x, requires_grad=True), torch.tensor(g)
+    theirs_f = lambda: tbn(tx)  # noqa: E731
+    theirs_b = lambda: tbn(tx).backward(tg)  # noqa: E731
+    ours_f_t, theirs_f_t, ours_b_t, theirs_b_t = best_of(rounds, ours_f, theirs_f, ours_b, theirs_b)
+    report("batch_norm forward (train)", ours_f_t, theirs_f_t)
+    report("batch_norm forward+backward", ours_b_t, theirs_b_t)
+
+
+def lenet(module):
+    return module.Sequential(module.Conv2d(1, 6, 5), module.ReLU(), module.MaxPool2d(2), module.Conv2d(6, 16, 5),
+                             module.ReLU(), module.MaxPool2d(2), module.Conv2d(16, 120, 5), module.ReLU(),
+                             module.Flatten(), module.Linear(120, 84), module.ReLU(), module.Linear(84, 10))
+
+
+def bench_lenet(rounds):
+    print("\n# LeNet-5 training step (batch 256, 32x32, SGD momentum 0.9): forward, loss, backward, update")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 1, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, 256)
+    mrandom.manual_seed(0)
+    model, loss_fn = lenet(nn), nn.CrossEntropyLoss()
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def ours():
+        loss_fn(model(x), y)
+        opt.zero_grad()
+        model.backward(loss_fn.backward())
+        opt.step()
+
+    fns = [ours]
+    if torch is not None:
+        tmodel, tloss = lenet(torch.nn), torch.nn.CrossEntropyLoss()
+        topt = torch.optim.SGD(tmodel.parameters(), lr=0.01, momentum=0.9)
+        tx, ty = torch.tensor(x), torch.tensor(y)
+
+        def theirs():
+            loss = tloss(tmodel(tx), ty)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+
+        fns.append(theirs)
+    times = best_of(rounds, *fns)
+    report("LeNet-5 step", *times)
+    epoch = [t * 60000 / 256 for t in times]
+    print(f"  projected 60,000-image epoch: minicnn {epoch[0]:.1f} s"
+          + (f", torch {epoch[1]:.1f} s" if len(epoch) > 1 else ""))
+
+
+def bench_mnist1d(rounds, steps=3000):
+    print(f"\n# MNIST-1D CNN training loop: Adam lr 1e-2, batch 100, {steps} steps (the network chapter's setup)")
+    from minicnn.data import batches, load_mnist1d
+
+    data = load_mnist1d()
+    x, y = data["x"][:, None, :], data["y"]
+
+    def ours():
+        mrandom.manual_seed(0)
+        model = nn.Sequential(nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(), nn.Conv1d(25, 25, 3, 2, 1),
+                              nn.ReLU(), nn.Conv1d(25, 25, 3, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(125, 10))
+        loss_fn, opt = nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2)
+        rng, step = np.random.default_rng(0), 0
+        while step < steps:
+            for xb, yb in batches(x, y, 100, rng=rng):
+                loss_fn(model(xb), yb)
+                opt.zero_grad()
+                model.backward(loss_fn.backward())
+                opt.step()
+                step += 1
+                if step == steps:
+                    break
+
+    fns = [ours]
+    if torch is not None:
+        tx, ty = torch.tensor(x), torch.tensor(y)
+
+        def theirs():
+            torch.manual_seed(0)
+            T = torch.nn
+            model = T.Sequential(T.Conv1d(1, 25, 5, stride=2, padding=1), T.ReLU(), T.Conv1d(25, 25, 3, 2, 1),
+                                 T.ReLU(), T.Conv1d(25, 25, 3, 2, 1), T.ReLU(), T.Flatten(), T.Linear(125, 10))
+            loss_fn, opt = T.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=1e-2)
+            rng, step = np.random.default_rng(0), 0
+            while step < steps:
+                for index in np.array_split(rng.permutation(len(x)), len(x) // 100):
+                    loss = loss_fn(model(tx[index]), ty[index])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    step += 1
+                    if step == steps:
+                        break
+
+        fns.append(theirs)
+    report("MNIST-1D training loop", *best_of(rounds, *fns))
+
+
+SECTIONS = {"conv": bench_conv, "pool": bench_pool_bn, "lenet": bench_lenet, "mnist1d": bench_mnist1d}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sections", nargs="*", help=f"any of {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {list(SECTIONS)}")
+    import numba
+
+    threads = numba.get_num_threads()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({platform.processor() or 'unknown'}); "
+          f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
+          f"torch {torch.__version__ if torch else 'not installed'}; threads: {threads}")
+    for name in args.sections or SECTIONS:
+        rounds = max(1, args.rounds // 3) if name == "mnist1d" else args.rounds
+        SECTIONS[name](rounds)
+
+
+if __name__ == "__main__":
+    main()
