@@ -166,10 +166,14 @@ def _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups):
 
 
 def _pad(x, geometry):
+    """x with zeros around its spatial dimensions (np.pad does the same, several times slower for small arrays)."""
     if not any(geometry.pad_before + geometry.pad_after):
         return x
-    widths = ((0, 0), (0, 0)) + tuple(zip(geometry.pad_before, geometry.pad_after))
-    return np.pad(x, widths)
+    (top, left), (bottom, right) = geometry.pad_before, geometry.pad_after
+    n, c, h, w = x.shape
+    xp = np.zeros((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
+    xp[:, :, top:top + h, left:left + w] = x
+    return xp
 
 
 def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):

@@ -62,7 +62,13 @@ def conv2d_forward(xp, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, gro
         for kk in range(k_per_group):
             k = g * k_per_group + kk
             row[:] = bias[k]
-            for q in range(q_len):
+            # four columns per pass: one load and store of `row` per four multiply-adds, same summation order
+            q4 = q_len - q_len % 4
+            for q in range(0, q4, 4):
+                w0, w1, w2, w3 = w[k, q], w[k, q + 1], w[k, q + 2], w[k, q + 3]
+                for p in range(m):
+                    row[p] = row[p] + w0 * cols[q, p] + w1 * cols[q + 1, p] + w2 * cols[q + 2, p] + w3 * cols[q + 3, p]
+            for q in range(q4, q_len):
                 wv = w[k, q]
                 for p in range(m):
                     row[p] += wv * cols[q, p]
@@ -97,7 +103,14 @@ def conv2d_backward_input(grad, w, grad_xp, k_h, k_w, out_h, out_w, sh, sw, dh, 
         dcol = np.empty(m, dtype=grad.dtype)
         for q in range(q_len):
             dcol[:] = 0.0
-            for kk in range(k_per_group):
+            k4 = k_per_group - k_per_group % 4
+            for kk in range(0, k4, 4):
+                k = g * k_per_group + kk
+                w0, w1, w2, w3 = w[k, q], w[k + 1, q], w[k + 2, q], w[k + 3, q]
+                for p in range(m):
+                    dcol[p] = (dcol[p] + w0 * delta[kk, p] + w1 * delta[kk + 1, p] + w2 * delta[kk + 2, p]
+                               + w3 * delta[kk + 3, p])
+            for kk in range(k4, k_per_group):
                 wv = w[g * k_per_group + kk, q]
                 for p in range(m):
                     dcol[p] += wv * delta[kk, p]
@@ -137,10 +150,17 @@ def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh
             k = g * k_per_group + kk
             acc = partial[ci, k]
             acc[:] = 0.0
-            p = 0
+            g_row = np.empty(m, dtype=grad.dtype)
             for s in range(n1 - n0):
                 for pp in range(p_len):
-                    gv = grad[n0 + s, k, pp]
-                    for q in range(q_len):
-                        acc[q] += gv * cols_t[p, q]
-                    p += 1
+                    g_row[s * p_len + pp] = grad[n0 + s, k, pp]
+            m4 = m - m % 4
+            for p in range(0, m4, 4):
+                g0, g1, g2, g3 = g_row[p], g_row[p + 1], g_row[p + 2], g_row[p + 3]
+                for q in range(q_len):
+                    acc[q] = (acc[q] + g0 * cols_t[p, q] + g1 * cols_t[p + 1, q] + g2 * cols_t[p + 2, q]
+                              + g3 * cols_t[p + 3, q])
+            for p in range(m4, m):
+                gv = g_row[p]
+                for q in range(q_len):
+                    acc[q] += gv * cols_t[p, q]

@@ -203,7 +203,15 @@ class Sequential(Module):
 
     def __init__(self, *modules):
         super().__init__()
+        seen = {}
         for index, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: item {index} is {type(module).__name__}, not a minicnn.nn.Module")
+            if id(module) in seen:
+                # each module keeps the inputs of its last forward for backward; a second use would overwrite them
+                raise ValueError(f"Sequential: items {seen[id(module)]} and {index} are the same {type(module).__name__} "
+                                 f"object; a module remembers one forward pass for backward, so create a new one")
+            seen[id(module)] = index
             setattr(self, str(index), module)
 
     def __getitem__(self, index):

@@ -175,3 +175,11 @@ def test_layer_input_errors():
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         nn.BatchNorm1d(3)(np.zeros((1, 3), np.float32))
+
+
+def test_sequential_refuses_a_module_used_twice():
+    dropout = nn.Dropout(0.5)
+    with pytest.raises(ValueError, match="items 1 and 3 are the same Dropout object"):
+        nn.Sequential(nn.Linear(4, 4), dropout, nn.Linear(4, 4), dropout)
+    with pytest.raises(TypeError, match="item 0 is function"):
+        nn.Sequential(lambda x: x)
