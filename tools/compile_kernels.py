@@ -22,11 +22,13 @@ def main():
         x, w = np.ones((2, 2, 6, 6), dtype), np.ones((2, 1, 3, 3), dtype)
         t = time.perf_counter()
         y = F.conv2d(x, w, padding=1, groups=2)
-        forward = time.perf_counter() - t
-        t = time.perf_counter()
         F.conv2d_backward(y, x, w, padding=1, groups=2)
-        backward = time.perf_counter() - t
-        print(f"{np.dtype(dtype).name}: conv forward {forward:.2f} s, backward {backward:.2f} s")
+        conv = time.perf_counter() - t
+        t = time.perf_counter()
+        for pool, pool_backward in ((F.max_pool2d, F.max_pool2d_backward), (F.avg_pool2d, F.avg_pool2d_backward)):
+            pool_backward(pool(x, 2), x, 2)
+        pooling = time.perf_counter() - t
+        print(f"{np.dtype(dtype).name}: convolution kernels {conv:.2f} s, pooling kernels {pooling:.2f} s")
     print(f"all kernels: {time.perf_counter() - total:.2f} s (import + all: {time.perf_counter() - start:.2f} s)")
 
 
