@@ -20,6 +20,7 @@ import numbers
 import numpy as np
 
 from minicnn.functional._checks import as_float_array, expect_ndim, int_tuple, same_dtype
+from minicnn.functional._threads import threads_for
 from minicnn.kernels import conv as _kernels
 
 __all__ = [
@@ -181,8 +182,9 @@ def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
     n_out, k_h, k_w = w4.shape[0], w4.shape[2], w4.shape[3]
     out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
     bias = np.zeros(n_out, x4.dtype) if bias is None else np.ascontiguousarray(bias)
-    _kernels.conv2d_forward(_pad(x4, geo), w4.reshape(n_out, -1), bias, out, k_h, k_w, *geo.out_size,
-                            *geo.stride, *geo.dilation, groups)
+    with threads_for(out.size * w4[0].size):
+        _kernels.conv2d_forward(_pad(x4, geo), w4.reshape(n_out, -1), bias, out, k_h, k_w, *geo.out_size,
+                                *geo.stride, *geo.dilation, groups)
     out = out.reshape(out.shape[:2] + geo.out_size)
     return out[:, :, 0, :] if spatial == 1 else out
 
@@ -204,13 +206,14 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
     args = (k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
 
     grad_xp = np.zeros_like(xp)
-    _kernels.conv2d_backward_input(grad, w2, grad_xp, *args)
+    with threads_for(grad.size * w2.shape[1]):
+        _kernels.conv2d_backward_input(grad, w2, grad_xp, *args)
+        n_chunks = -(-n_batch // _kernels.chunk_size(n_batch, w2.shape[1], grad.shape[2]))
+        partial = np.empty((n_chunks,) + w2.shape, dtype=w2.dtype)
+        _kernels.conv2d_backward_weight(grad, xp, partial, *args)
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after
     grad_x = grad_xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
 
-    n_chunks = -(-n_batch // _kernels.chunk_size(n_batch, w2.shape[1], grad.shape[2]))
-    partial = np.empty((n_chunks,) + w2.shape, dtype=w2.dtype)
-    _kernels.conv2d_backward_weight(grad, xp, partial, *args)
     grad_w = partial.sum(axis=0, dtype=np.float64).astype(w4.dtype).reshape(w4.shape)
     grad_b = grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype)
 

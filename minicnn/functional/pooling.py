@@ -11,6 +11,7 @@ over the window, L^p pooling weights it by :math:`x^{p-1}/y^{p-1}`.
 import numpy as np
 
 from minicnn.functional._checks import as_float_array, expect_ndim, int_tuple, same_dtype
+from minicnn.functional._threads import threads_for
 from minicnn.kernels import pool as _kernels
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "lp_pool2d",
@@ -81,7 +82,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     """
     x, kernel, stride, padding, out_shape = _geometry("max_pool2d", x, kernel_size, stride, padding)
     out = np.empty(out_shape, dtype=x.dtype)
-    _kernels.max_pool2d_forward(_pad(x, padding, -np.inf), out, *kernel, *stride)
+    with threads_for(x.size):
+        _kernels.max_pool2d_forward(_pad(x, padding, -np.inf), out, *kernel, *stride)
     return out
 
 
@@ -97,7 +99,8 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
     grad_out = _check_grad("max_pool2d_backward", grad_out, x, out_shape)
     xp = _pad(x, padding, -np.inf)
     grad_xp = np.empty_like(xp)
-    _kernels.max_pool2d_backward(xp, grad_out, grad_xp, *kernel, *stride)
+    with threads_for(x.size):
+        _kernels.max_pool2d_backward(xp, grad_out, grad_xp, *kernel, *stride)
     return _crop(grad_xp, padding)
 
 
@@ -112,7 +115,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """
     x, kernel, stride, padding, out_shape = _geometry("avg_pool2d", x, kernel_size, stride, padding)
     out = np.empty(out_shape, dtype=x.dtype)
-    _kernels.sum_pool2d_forward(_pad(x, padding, 0.0), out, *kernel, *stride)
+    with threads_for(x.size):
+        _kernels.sum_pool2d_forward(_pad(x, padding, 0.0), out, *kernel, *stride)
     out /= kernel[0] * kernel[1]
     return out
 
@@ -127,7 +131,8 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
     x, kernel, stride, padding, out_shape = _geometry("avg_pool2d_backward", x, kernel_size, stride, padding)
     grad_out = _check_grad("avg_pool2d_backward", grad_out, x, out_shape)
     grad_xp = np.empty((x.shape[0], x.shape[1], x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]), x.dtype)
-    _kernels.sum_pool2d_backward(grad_out / (kernel[0] * kernel[1]), grad_xp, *kernel, *stride)
+    with threads_for(x.size):
+        _kernels.sum_pool2d_backward(grad_out / (kernel[0] * kernel[1]), grad_xp, *kernel, *stride)
     return _crop(grad_xp, padding)
 
 
@@ -141,7 +146,8 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None):
     """
     x, kernel, stride, _, out_shape = _geometry("lp_pool2d", x, kernel_size, stride, 0)
     sums = np.empty(out_shape, dtype=x.dtype)
-    _kernels.sum_pool2d_forward(np.ascontiguousarray(x ** norm_type), sums, *kernel, *stride)
+    with threads_for(x.size):
+        _kernels.sum_pool2d_forward(np.ascontiguousarray(x ** norm_type), sums, *kernel, *stride)
     return np.sign(sums) * np.abs(sums) ** (1.0 / norm_type)
 
 
@@ -153,7 +159,8 @@ def lp_pool2d_backward(grad_out, x, norm_type, kernel_size, stride=None):
     with np.errstate(divide="ignore", invalid="ignore"):
         scaled = np.where(y != 0, grad_out / y ** (norm_type - 1), 0).astype(x.dtype, copy=False)
     spread = np.empty_like(x)
-    _kernels.sum_pool2d_backward(np.ascontiguousarray(scaled), spread, *kernel, *stride)
+    with threads_for(x.size):
+        _kernels.sum_pool2d_backward(np.ascontiguousarray(scaled), spread, *kernel, *stride)
     return spread * x ** (norm_type - 1)
 
 

@@ -253,6 +253,11 @@ w = rng.standard_normal((8, 2, 3, 3)).astype(np.float32)
 args = dict(stride=(1, 2), padding=1, dilation=(2, 1), groups=2)
 y = F.conv2d(x, w, **args)
 grads = F.conv2d_backward(np.cos(y), x, w, **args)
+big_x = rng.standard_normal((64, 8, 32, 32)).astype(np.float32)  # large enough to run on every thread
+big_w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+big_y = F.conv2d(big_x, big_w, padding=1)
+grads += F.conv2d_backward(np.sin(big_y), big_x, big_w, padding=1)
+grads += (big_y, F.max_pool2d(big_y, 2), F.max_pool2d_backward(np.ones((64, 16, 16, 16), np.float32), big_y, 2))
 random.manual_seed(0)
 net = nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
                     nn.Conv2d(6, 6, 3), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(6 * 3 * 2, 3))
