@@ -221,6 +221,18 @@ def bench_mnist1d(rounds, steps=3000):
     report("MNIST-1D training loop", *best_of(rounds, *fns))
 
 
+def cpu_description():
+    """The CPU's model name and widest vector extension, from /proc/cpuinfo where there is one."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    vector = "AVX-512" if " avx512f" in info else "AVX2" if " avx2" in info else "no AVX2"
+    return f"{model}, {vector}"
+
+
 SECTIONS = {"conv": bench_conv, "pool": bench_pool_bn, "lenet": bench_lenet, "mnist1d": bench_mnist1d}
 
 
@@ -237,7 +249,7 @@ def main():
     threads = numba.get_num_threads()
     if torch is not None:
         torch.set_num_threads(threads)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({platform.processor() or 'unknown'}); "
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({cpu_description()}); "
           f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
           f"torch {torch.__version__ if torch else 'not installed'}; threads: {threads}")
     for name in args.sections or SECTIONS:
