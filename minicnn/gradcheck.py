@@ -90,8 +90,10 @@ def check_module(module, x, h=1e-6, tol=1e-6, seed=0):
     """
     module.double()
     x = np.array(x, dtype=np.float64)
+    from minicnn.nn import Dropout
+
     for sub in module.modules():  # freeze randomness: every forward must compute the same function
-        if hasattr(sub, "p") and hasattr(sub, "rng"):
+        if isinstance(sub, Dropout):
             sub.rng = _FrozenRng(seed)
     buffers = {name: np.array(buf, copy=True) for name, buf in module.named_buffers()}
 

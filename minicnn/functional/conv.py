@@ -208,7 +208,7 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
     grad_xp = np.zeros_like(xp)
     with threads_for(grad.size * w2.shape[1]):
         _kernels.conv2d_backward_input(grad, w2, grad_xp, *args)
-        n_chunks = -(-n_batch // _kernels.chunk_size(n_batch, w2.shape[1], grad.shape[2]))
+        _, n_chunks = _kernels.chunk_layout(n_batch, w2.shape[1], grad.shape[2])
         partial = np.empty((n_chunks,) + w2.shape, dtype=w2.dtype)
         _kernels.conv2d_backward_weight(grad, xp, partial, *args)
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after

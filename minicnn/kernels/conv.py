@@ -20,11 +20,31 @@ _CHUNK_FLOATS = 1 << 15  # a chunk's column matrix holds about this many numbers
 
 
 @njit(cache=True)
-def chunk_size(n_batch, q, p):
-    """Samples per chunk: about _CHUNK_FLOATS numbers of columns, and at least 8 chunks when N >= 8."""
+def chunk_layout(n_batch, q, p):
+    """(samples per chunk, number of chunks): about _CHUNK_FLOATS numbers of columns a chunk, and at least
+    8 chunks when N >= 8. It depends on the shapes only, never on the number of threads."""
     by_cache = max(1, _CHUNK_FLOATS // max(1, q * p))
     by_balance = max(1, (n_batch + 7) // 8)
-    return min(by_cache, by_balance)
+    chunk = min(by_cache, by_balance)
+    return chunk, (n_batch + chunk - 1) // chunk
+
+
+@njit(cache=True)
+def _job(job, groups, chunk, n_batch):
+    """The group, chunk index and sample range [n0, n1) of one prange job over (chunk, group) pairs."""
+    g = job % groups
+    ci = job // groups
+    n0 = ci * chunk
+    return g, ci, n0, min(n_batch, n0 + chunk)
+
+
+@njit(cache=True)
+def _gather_errors(grad, n0, n1, k, row):
+    """row[s*P + p] = grad[n0 + s, k, p]: one filter's errors for a chunk, laid out like the columns."""
+    p_len = grad.shape[2]
+    for s in range(n1 - n0):
+        for p in range(p_len):
+            row[s * p_len + p] = grad[n0 + s, k, p]
 
 
 @njit(cache=True)
@@ -43,18 +63,30 @@ def _unfold(xp, n0, n1, c0, k_h, k_w, out_h, out_w, sh, sw, dh, dw, cols):
                     p += 1
 
 
+@njit(cache=True)
+def _fold(dcol, q, n0, n1, c0, k_h, k_w, out_h, out_w, sh, sw, dh, dw, grad_xp):
+    """The inverse of `_unfold` for column row q: add dcol back onto the input cells it was read from."""
+    j = q % k_w
+    i = (q // k_w) % k_h
+    c = c0 + q // (k_w * k_h)
+    p = 0
+    for n in range(n0, n1):
+        for oh in range(out_h):
+            r = oh * sh + i * dh
+            for ow in range(out_w):
+                grad_xp[n, c, r, ow * sw + j * dw] += dcol[p]
+                p += 1
+
+
 @njit(parallel=True, cache=True)
 def conv2d_forward(xp, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
     """out[n, k, p] = bias[k] + sum_q w[k, q] * cols[q, p]: one matrix product per (chunk, group)."""
     n_batch = xp.shape[0]
     n_out, q_len = w.shape
     c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
-    chunk = chunk_size(n_batch, q_len, p_len)
-    n_chunks = (n_batch + chunk - 1) // chunk
+    chunk, n_chunks = chunk_layout(n_batch, q_len, p_len)
     for job in prange(n_chunks * groups):
-        g = job % groups
-        n0 = (job // groups) * chunk
-        n1 = min(n_batch, n0 + chunk)
+        g, _, n0, n1 = _job(job, groups, chunk, n_batch)
         m = (n1 - n0) * p_len
         cols = np.empty((q_len, m), dtype=xp.dtype)
         _unfold(xp, n0, n1, g * c_per_group, k_h, k_w, out_h, out_w, sh, sw, dh, dw, cols)
@@ -88,18 +120,13 @@ def conv2d_backward_input(grad, w, grad_xp, k_h, k_w, out_h, out_w, sh, sw, dh, 
     n_batch = grad.shape[0]
     n_out, q_len = w.shape
     c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
-    chunk = chunk_size(n_batch, q_len, p_len)
-    n_chunks = (n_batch + chunk - 1) // chunk
+    chunk, n_chunks = chunk_layout(n_batch, q_len, p_len)
     for job in prange(n_chunks * groups):
-        g = job % groups
-        n0 = (job // groups) * chunk
-        n1 = min(n_batch, n0 + chunk)
+        g, _, n0, n1 = _job(job, groups, chunk, n_batch)
         m = (n1 - n0) * p_len
         delta = np.empty((k_per_group, m), dtype=grad.dtype)
         for kk in range(k_per_group):
-            for s in range(n1 - n0):
-                for p in range(p_len):
-                    delta[kk, s * p_len + p] = grad[n0 + s, g * k_per_group + kk, p]
+            _gather_errors(grad, n0, n1, g * k_per_group + kk, delta[kk])
         dcol = np.empty(m, dtype=grad.dtype)
         for q in range(q_len):
             dcol[:] = 0.0
@@ -114,16 +141,7 @@ def conv2d_backward_input(grad, w, grad_xp, k_h, k_w, out_h, out_w, sh, sw, dh, 
                 wv = w[g * k_per_group + kk, q]
                 for p in range(m):
                     dcol[p] += wv * delta[kk, p]
-            j = q % k_w
-            i = (q // k_w) % k_h
-            c = g * c_per_group + q // (k_w * k_h)
-            p = 0
-            for n in range(n0, n1):
-                for oh in range(out_h):
-                    r = oh * sh + i * dh
-                    for ow in range(out_w):
-                        grad_xp[n, c, r, ow * sw + j * dw] += dcol[p]
-                        p += 1
+            _fold(dcol, q, n0, n1, g * c_per_group, k_h, k_w, out_h, out_w, sh, sw, dh, dw, grad_xp)
 
 
 @njit(parallel=True, cache=True)
@@ -135,25 +153,19 @@ def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh
     n_batch = xp.shape[0]
     _, n_out, q_len = partial.shape
     c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
-    chunk = chunk_size(n_batch, q_len, p_len)
-    n_chunks = (n_batch + chunk - 1) // chunk
+    chunk, n_chunks = chunk_layout(n_batch, q_len, p_len)
     for job in prange(n_chunks * groups):
-        g = job % groups
-        ci = job // groups
-        n0 = ci * chunk
-        n1 = min(n_batch, n0 + chunk)
+        g, ci, n0, n1 = _job(job, groups, chunk, n_batch)
         m = (n1 - n0) * p_len
         cols = np.empty((q_len, m), dtype=xp.dtype)
         _unfold(xp, n0, n1, g * c_per_group, k_h, k_w, out_h, out_w, sh, sw, dh, dw, cols)
         cols_t = np.ascontiguousarray(cols.T)
+        g_row = np.empty(m, dtype=grad.dtype)
         for kk in range(k_per_group):
             k = g * k_per_group + kk
             acc = partial[ci, k]
             acc[:] = 0.0
-            g_row = np.empty(m, dtype=grad.dtype)
-            for s in range(n1 - n0):
-                for pp in range(p_len):
-                    g_row[s * p_len + pp] = grad[n0 + s, k, pp]
+            _gather_errors(grad, n0, n1, k, g_row)
             m4 = m - m % 4
             for p in range(0, m4, 4):
                 g0, g1, g2, g3 = g_row[p], g_row[p + 1], g_row[p + 2], g_row[p + 3]
