@@ -177,16 +177,70 @@ def _pad(x, geometry):
     return xp
 
 
+def _channels_last(x4, before, after):
+    """x4 (N, C, H, W) zero-padded and laid out as (N, Hp, Wp*C), the layout the window-reading kernels want."""
+    (top, left), (bottom, right) = before, after
+    n, c, h, w = x4.shape
+    xh = np.zeros((n, h + top + bottom, (w + left + right) * c), dtype=x4.dtype)
+    _kernels.to_channels_last(x4, top, left, xh)
+    return xh
+
+
+def _taps_last(w4):
+    """Weights (K, Cg, kH, kW) as rows in the windows' tap order (i, j, c)."""
+    return np.ascontiguousarray(w4.transpose(0, 2, 3, 1)).reshape(w4.shape[0], -1)
+
+
 def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
     x4, w4, bias, geo = _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups)
     n_out, k_h, k_w = w4.shape[0], w4.shape[2], w4.shape[3]
     out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
     bias = np.zeros(n_out, x4.dtype) if bias is None else np.ascontiguousarray(bias)
     with threads_for(out.size * w4[0].size):
-        _kernels.conv2d_forward(_pad(x4, geo), w4.reshape(n_out, -1), bias, out, k_h, k_w, *geo.out_size,
+        xh = _channels_last(x4, geo.pad_before, geo.pad_after)
+        _kernels.conv2d_forward(xh, x4.shape[1], _taps_last(w4), bias, out, k_h, k_w, *geo.out_size,
                                 *geo.stride, *geo.dilation, groups)
     out = out.reshape(out.shape[:2] + geo.out_size)
     return out[:, :, 0, :] if spatial == 1 else out
+
+
+def _grad_input_as_full_correlation(grad, w4, x_shape, geo, groups):
+    """dL/dX for stride 1: the wide (full) correlation of delta with the flipped kernels, run by the forward kernel.
+
+    dX[n, c] = sum_k delta~[n, k] (x) rot180(W[k, c]), where delta~ is delta padded by
+    D(F - 1) minus the forward padding on each side, so the result has the input's size.
+    The sums run over K*kH*kW, long enough for the fast product. Returns None when
+    the stride is not 1 or a forward padding exceeds D(F - 1); then the windows are folded back instead.
+    """
+    (k_h, k_w), (d_h, d_w) = w4.shape[2:], geo.dilation
+    (top, left), (bottom, right) = geo.pad_before, geo.pad_after
+    before = ((k_h - 1) * d_h - top, (k_w - 1) * d_w - left)
+    after = ((k_h - 1) * d_h - bottom, (k_w - 1) * d_w - right)
+    if geo.stride != (1, 1) or min(before + after) < 0:
+        return None
+    n_batch, n_out = grad.shape[:2]
+    n_channels, height, width = x_shape[1:]
+    k_per_group, c_per_group = n_out // groups, n_channels // groups
+    delta = _channels_last(grad.reshape((n_batch, n_out) + geo.out_size), before, after)
+    w_flipped = (w4[:, :, ::-1, ::-1].reshape(groups, k_per_group, c_per_group, k_h, k_w)
+                 .transpose(0, 2, 1, 3, 4).reshape(n_channels, k_per_group, k_h, k_w))
+    grad_x = np.empty((n_batch, n_channels, height * width), dtype=grad.dtype)
+    _kernels.conv2d_forward(delta, n_out, _taps_last(w_flipped), np.zeros(n_channels, grad.dtype), grad_x,
+                            k_h, k_w, height, width, 1, 1, d_h, d_w, groups)
+    return grad_x.reshape(x_shape)
+
+
+def _grad_input_by_folding(grad, w4, x_shape, geo, groups):
+    """dL/dX for any stride: per window, dwin = W^T delta, added back onto the cells the window read (col2im)."""
+    n_out, c_per_group, k_h, k_w = w4.shape
+    n_batch, n_channels, height, width = x_shape
+    w_t = np.ascontiguousarray(w4.reshape(groups, n_out // groups, c_per_group, k_h, k_w).transpose(0, 3, 4, 2, 1))
+    (top, left), (bottom, right) = geo.pad_before, geo.pad_after
+    grad_xh = np.zeros((n_batch, height + top + bottom, (width + left + right) * n_channels), dtype=grad.dtype)
+    _kernels.conv2d_backward_input(grad, w_t.reshape(groups, -1, n_out // groups), n_channels, grad_xh,
+                                   k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
+    grad_xh = grad_xh.reshape(n_batch, height + top + bottom, width + left + right, n_channels)
+    return grad_xh[:, top:top + height, left:left + width].transpose(0, 3, 1, 2)
 
 
 def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, groups):
@@ -205,16 +259,15 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
     w2 = w4.reshape(n_out, -1)
     args = (k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
 
-    grad_xp = np.zeros_like(xp)
     with threads_for(grad.size * w2.shape[1]):
-        _kernels.conv2d_backward_input(grad, w2, grad_xp, *args)
-        _, n_chunks = _kernels.chunk_layout(n_batch, w2.shape[1], grad.shape[2])
-        partial = np.empty((n_chunks,) + w2.shape, dtype=w2.dtype)
+        grad_x = _grad_input_as_full_correlation(grad, w4, x4.shape, geo, groups)
+        if grad_x is None:
+            grad_x = _grad_input_by_folding(grad, w4, x4.shape, geo, groups)
+        _, n_chunks = _kernels.chunk_layout(n_batch)
+        partial = np.empty((n_chunks, groups, w2.shape[1], n_out // groups), dtype=w2.dtype)
         _kernels.conv2d_backward_weight(grad, xp, partial, *args)
-    (top, left), (bottom, right) = geo.pad_before, geo.pad_after
-    grad_x = grad_xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
 
-    grad_w = partial.sum(axis=0, dtype=np.float64).astype(w4.dtype).reshape(w4.shape)
+    grad_w = partial.sum(axis=0, dtype=np.float64).transpose(0, 2, 1).astype(w4.dtype).reshape(w4.shape)
     grad_b = grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype)
 
     if spatial == 1:

@@ -2,177 +2,208 @@
 
 Not public API: `minicnn.functional.conv` validates, pads and reshapes, then calls these.
 
-Each kernel works on *chunks* of the batch: a few samples are unfolded into a
-column matrix (im2col, unit-stride writes) small enough to stay in cache, and
-the convolution becomes a matrix product whose innermost loop runs over a long
-contiguous axis, so it vectorizes. A chunk's size depends only on the shapes,
-never on the number of threads, and every output element is summed in a fixed
-order, so results are identical for any NUMBA_NUM_THREADS. Partial weight
-gradients of the chunks are added in chunk order, in float64.
+Every kernel is im2col followed by a matrix product, done one sample and one
+*slab* of output positions at a time, so the unfolded windows stay in cache and
+no full-batch column matrix is ever built. The products go through
+`minicnn.kernels.gemm.dot_rows`, which needs both factors laid out along the
+summed axis:
+
+    forward       out[k, p]  = b[k] + sum_q w[k, q] * win[p, q]     win: one window per row
+    grad input    dwin[p, q] = sum_k delta[p, k] * wT[q, k]         then folded back (col2im)
+    grad weight   dwT[q, k] += sum_p col[q, p] * delta[k, p]        col: one weight tap per row
+
+A window is read from a *channels-last* copy of the padded input, xh (N, Hp, Wp*C):
+there the C channels of a pixel, and with one group the kW pixels of a kernel row,
+sit side by side, so a window is kH contiguous runs instead of C*kH*kW tiny ones.
+Windows and their weights use the tap order q = (i*kW + j)*Cg + c. The weight
+gradient reads columns (one tap over a slab of whole output rows) from the
+channels-first input and keeps PyTorch's order q = (c*kH + i)*kW + j.
+
+Parallel jobs are samples (forward, grad input) or chunks of samples (grad
+weight). A chunk's size depends only on the batch size, never on the number of
+threads; each chunk writes its own partial weight gradient, and the caller adds
+them in chunk order, in float64. So results are identical for any
+NUMBA_NUM_THREADS.
 
 Shapes (g = group, Cg = C/groups, Kg = K/groups, Q = Cg*kH*kW, P = OH*OW):
-    xp (N, C, Hp, Wp) padded input;  w (K, Q) weight rows;  out, grad (N, K, P)
+    xp (N, C, Hp, Wp) padded input;  xh (N, Hp, Wp*C);  w (K, Q);  wt (groups, Q, Kg);  out, grad (N, K, P)
 """
 import numpy as np
 from numba import njit, prange
 
-_CHUNK_FLOATS = 1 << 15  # a chunk's column matrix holds about this many numbers (128 KB in float32)
+from minicnn.kernels.gemm import dot_rows
+
+_SLAB_FLOATS = 1 << 15  # unfolded windows per slab: about this many numbers (128 KB in float32)
+_WEIGHT_SLAB = 512  # output positions per slab for the weight gradient, whose sums run along p
+_MAX_CHUNKS = 8
 
 
 @njit(cache=True)
-def chunk_layout(n_batch, q, p):
-    """(samples per chunk, number of chunks): about _CHUNK_FLOATS numbers of columns a chunk, and at least
-    8 chunks when N >= 8. It depends on the shapes only, never on the number of threads."""
-    by_cache = max(1, _CHUNK_FLOATS // max(1, q * p))
-    by_balance = max(1, (n_batch + 7) // 8)
-    chunk = min(by_cache, by_balance)
+def chunk_layout(n_batch):
+    """(samples per chunk, number of chunks) for the weight gradient: at most 8 chunks, from N alone."""
+    chunk = max(1, (n_batch + _MAX_CHUNKS - 1) // _MAX_CHUNKS)
     return chunk, (n_batch + chunk - 1) // chunk
 
 
 @njit(cache=True)
-def _job(job, groups, chunk, n_batch):
-    """The group, chunk index and sample range [n0, n1) of one prange job over (chunk, group) pairs."""
-    g = job % groups
-    ci = job // groups
-    n0 = ci * chunk
-    return g, ci, n0, min(n_batch, n0 + chunk)
+def _slab_len(q_len, p_len):
+    """Windows per slab: a multiple of 4 (the product's block width) unless the whole of P is smaller."""
+    slab = max(4, (_SLAB_FLOATS // q_len) // 4 * 4)
+    return min(slab, p_len)
+
+
+@njit(parallel=True, cache=True)
+def to_channels_last(x, top, left, xh):
+    """xh[n, top + h, (left + w)*C + c] = x[n, c, h, w]; the caller zero-fills xh (that is the padding)."""
+    n_batch, n_ch, height, width = x.shape
+    for n in prange(n_batch):
+        for h in range(height):
+            dst = xh[n, top + h]
+            for c in range(n_ch):
+                src = x[n, c, h]
+                for w in range(width):
+                    dst[(left + w) * n_ch + c] = src[w]
 
 
 @njit(cache=True)
-def _gather_errors(grad, n0, n1, k, row):
-    """row[s*P + p] = grad[n0 + s, k, p]: one filter's errors for a chunk, laid out like the columns."""
-    p_len = grad.shape[2]
-    for s in range(n1 - n0):
-        for p in range(p_len):
-            row[s * p_len + p] = grad[n0 + s, k, p]
+def _window_runs(c_len, n_ch, k_w, dw):
+    """(runs per kernel row, run length): one run of kW*C if the kernel row is contiguous in xh, else kW of Cg."""
+    if c_len == n_ch and dw == 1:
+        return 1, k_w * c_len
+    return k_w, c_len
 
 
 @njit(cache=True)
-def _unfold(xp, n0, n1, c0, k_h, k_w, out_h, out_w, sh, sw, dh, dw, cols):
-    """cols[(c*kH + i)*kW + j, s*P + oh*OW + ow] = xp[n0 + s, c0 + c, oh*sh + i*dh, ow*sw + j*dw]."""
-    for q in range(cols.shape[0]):
+def _unfold_windows(xh, n_ch, n, c0, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win):
+    """win[p - p0, (i*kW + j)*Cg + c] = xh[n, oh*sh + i*dh, (ow*sw + j*dw)*C + c0 + c], p = oh*OW + ow in [p0, p1)."""
+    n_runs, run = _window_runs(win.shape[1] // (k_h * k_w), n_ch, k_w, dw)
+    oh, ow = p0 // out_w, p0 % out_w
+    for p in range(p1 - p0):
+        row = win[p]
+        for i in range(k_h):
+            src_row = xh[n, oh * sh + i * dh]
+            for jr in range(n_runs):
+                start = (ow * sw + jr * dw) * n_ch + c0
+                src = src_row[start:start + run]
+                dst = row[(i * n_runs + jr) * run:(i * n_runs + jr + 1) * run]
+                for t in range(run):
+                    dst[t] = src[t]
+        ow += 1
+        if ow == out_w:
+            ow, oh = 0, oh + 1
+
+
+@njit(cache=True)
+def _fold_windows(dwin, n_ch, n, c0, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, grad_xh):
+    """The inverse of `_unfold_windows`: add every window's gradient back onto the input cells it was read from."""
+    n_runs, run = _window_runs(dwin.shape[1] // (k_h * k_w), n_ch, k_w, dw)
+    oh, ow = p0 // out_w, p0 % out_w
+    for p in range(p1 - p0):
+        row = dwin[p]
+        for i in range(k_h):
+            dst_row = grad_xh[n, oh * sh + i * dh]
+            for jr in range(n_runs):
+                start = (ow * sw + jr * dw) * n_ch + c0
+                dst = dst_row[start:start + run]
+                src = row[(i * n_runs + jr) * run:(i * n_runs + jr + 1) * run]
+                for t in range(run):
+                    dst[t] += src[t]
+        ow += 1
+        if ow == out_w:
+            ow, oh = 0, oh + 1
+
+
+@njit(cache=True)
+def _unfold_columns(xp, n, c0, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col):
+    """col[(c*kH + i)*kW + j, (oh - oh0)*OW + ow] = xp[n, c0 + c, oh*sh + i*dh, ow*sw + j*dw] for oh in [oh0, oh1)."""
+    for q in range(col.shape[0]):
         j = q % k_w
         i = (q // k_w) % k_h
-        c = q // (k_w * k_h)
-        p = 0
-        for n in range(n0, n1):
-            for oh in range(out_h):
-                r = oh * sh + i * dh
+        c = c0 + q // (k_w * k_h)
+        for oh in range(oh0, oh1):
+            src = xp[n, c, oh * sh + i * dh, j * dw:]
+            dst = col[q, (oh - oh0) * out_w:(oh - oh0 + 1) * out_w]
+            if sw == 1:
                 for ow in range(out_w):
-                    cols[q, p] = xp[n, c0 + c, r, ow * sw + j * dw]
-                    p += 1
-
-
-@njit(cache=True)
-def _fold(dcol, q, n0, n1, c0, k_h, k_w, out_h, out_w, sh, sw, dh, dw, grad_xp):
-    """The inverse of `_unfold` for column row q: add dcol back onto the input cells it was read from."""
-    j = q % k_w
-    i = (q // k_w) % k_h
-    c = c0 + q // (k_w * k_h)
-    p = 0
-    for n in range(n0, n1):
-        for oh in range(out_h):
-            r = oh * sh + i * dh
-            for ow in range(out_w):
-                grad_xp[n, c, r, ow * sw + j * dw] += dcol[p]
-                p += 1
+                    dst[ow] = src[ow]
+            else:
+                for ow in range(out_w):
+                    dst[ow] = src[ow * sw]
 
 
 @njit(parallel=True, cache=True)
-def conv2d_forward(xp, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
-    """out[n, k, p] = bias[k] + sum_q w[k, q] * cols[q, p]: one matrix product per (chunk, group)."""
-    n_batch = xp.shape[0]
+def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+    """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job; xh is channels-last."""
+    n_batch = xh.shape[0]
     n_out, q_len = w.shape
     c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
-    chunk, n_chunks = chunk_layout(n_batch, q_len, p_len)
-    for job in prange(n_chunks * groups):
-        g, _, n0, n1 = _job(job, groups, chunk, n_batch)
-        m = (n1 - n0) * p_len
-        cols = np.empty((q_len, m), dtype=xp.dtype)
-        _unfold(xp, n0, n1, g * c_per_group, k_h, k_w, out_h, out_w, sh, sw, dh, dw, cols)
-        row = np.empty(m, dtype=xp.dtype)
+    slab = _slab_len(q_len, p_len)
+    for job in prange(n_batch * groups):
+        n, g = job // groups, job % groups
+        k0 = g * k_per_group
+        w_g, out_g = w[k0:k0 + k_per_group], out[n, k0:k0 + k_per_group]
         for kk in range(k_per_group):
-            k = g * k_per_group + kk
-            row[:] = bias[k]
-            # four columns per pass: one load and store of `row` per four multiply-adds, same summation order
-            q4 = q_len - q_len % 4
-            for q in range(0, q4, 4):
-                w0, w1, w2, w3 = w[k, q], w[k, q + 1], w[k, q + 2], w[k, q + 3]
-                for p in range(m):
-                    row[p] = row[p] + w0 * cols[q, p] + w1 * cols[q + 1, p] + w2 * cols[q + 2, p] + w3 * cols[q + 3, p]
-            for q in range(q4, q_len):
-                wv = w[k, q]
-                for p in range(m):
-                    row[p] += wv * cols[q, p]
-            for s in range(n1 - n0):
-                for p in range(p_len):
-                    out[n0 + s, k, p] = row[s * p_len + p]
+            out_g[kk, :] = bias[k0 + kk]
+        win = np.empty((slab, q_len), dtype=xh.dtype)
+        for p0 in range(0, p_len, slab):
+            p1 = min(p_len, p0 + slab)
+            _unfold_windows(xh, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win)
+            dot_rows(w_g, 0, win[:p1 - p0], out_g, p0)
 
 
 @njit(parallel=True, cache=True)
-def conv2d_backward_input(grad, w, grad_xp, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
-    """dcols[q, p] = sum_k w[k, q] * grad[k, p], folded back (col2im, a scatter-add) into grad_xp.
+def conv2d_backward_input(grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+    """dwin[p, q] = sum_k grad[k, p] * w[k, q], folded back (col2im, a scatter-add) into the channels-last grad_xh.
 
-    Folding the columns back is the "wide convolution of delta with the flipped
+    Folding the windows back is the "wide convolution of delta with the flipped
     kernel": every input cell collects the errors of all the windows that saw it.
-    grad_xp must be zero on entry.
+    grad_xh must be zero on entry.
     """
-    n_batch = grad.shape[0]
-    n_out, q_len = w.shape
-    c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
-    chunk, n_chunks = chunk_layout(n_batch, q_len, p_len)
-    for job in prange(n_chunks * groups):
-        g, _, n0, n1 = _job(job, groups, chunk, n_batch)
-        m = (n1 - n0) * p_len
-        delta = np.empty((k_per_group, m), dtype=grad.dtype)
-        for kk in range(k_per_group):
-            _gather_errors(grad, n0, n1, g * k_per_group + kk, delta[kk])
-        dcol = np.empty(m, dtype=grad.dtype)
-        for q in range(q_len):
-            dcol[:] = 0.0
-            k4 = k_per_group - k_per_group % 4
-            for kk in range(0, k4, 4):
-                k = g * k_per_group + kk
-                w0, w1, w2, w3 = w[k, q], w[k + 1, q], w[k + 2, q], w[k + 3, q]
-                for p in range(m):
-                    dcol[p] = (dcol[p] + w0 * delta[kk, p] + w1 * delta[kk + 1, p] + w2 * delta[kk + 2, p]
-                               + w3 * delta[kk + 3, p])
-            for kk in range(k4, k_per_group):
-                wv = w[g * k_per_group + kk, q]
-                for p in range(m):
-                    dcol[p] += wv * delta[kk, p]
-            _fold(dcol, q, n0, n1, g * c_per_group, k_h, k_w, out_h, out_w, sh, sw, dh, dw, grad_xp)
+    n_batch, n_out, p_len = grad.shape
+    q_len, k_per_group = wt.shape[1], wt.shape[2]
+    c_per_group = q_len // (k_h * k_w)
+    slab = _slab_len(q_len, p_len)
+    for job in prange(n_batch * groups):
+        n, g = job // groups, job % groups
+        grad_g = grad[n, g * k_per_group:(g + 1) * k_per_group]
+        delta = np.empty((slab, k_per_group), dtype=grad.dtype)
+        dwin = np.empty((slab, q_len), dtype=grad.dtype)
+        for p0 in range(0, p_len, slab):
+            p1 = min(p_len, p0 + slab)
+            for p in range(p1 - p0):
+                for kk in range(k_per_group):
+                    delta[p, kk] = grad_g[kk, p0 + p]
+            dwin[:] = 0.0
+            dot_rows(delta[:p1 - p0], 0, wt[g], dwin, 0)
+            _fold_windows(dwin, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, grad_xh)
 
 
 @njit(parallel=True, cache=True)
 def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
-    """partial[chunk, k, q] = sum_{p in chunk} grad[k, p] * cols[q, p], vectorized over q.
+    """partial[chunk, g, q, k] = sum over the chunk's samples and positions p of col[q, p] * grad[g*Kg + k, p].
 
-    The caller adds the chunks' partial sums in order (in float64).
+    The sums run along p, so slabs are long (whole output rows, about _WEIGHT_SLAB positions). The caller
+    adds the chunks' partial sums in order (in float64) and transposes (Q, Kg) to (Kg, Q).
     """
     n_batch = xp.shape[0]
-    _, n_out, q_len = partial.shape
-    c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
-    chunk, n_chunks = chunk_layout(n_batch, q_len, p_len)
+    _, _, q_len, k_per_group = partial.shape
+    c_per_group, p_len = q_len // (k_h * k_w), out_h * out_w
+    chunk, n_chunks = chunk_layout(n_batch)
+    rows = min(out_h, max(1, _WEIGHT_SLAB // out_w))  # a slab is whole output rows
     for job in prange(n_chunks * groups):
-        g, ci, n0, n1 = _job(job, groups, chunk, n_batch)
-        m = (n1 - n0) * p_len
-        cols = np.empty((q_len, m), dtype=xp.dtype)
-        _unfold(xp, n0, n1, g * c_per_group, k_h, k_w, out_h, out_w, sh, sw, dh, dw, cols)
-        cols_t = np.ascontiguousarray(cols.T)
-        g_row = np.empty(m, dtype=grad.dtype)
-        for kk in range(k_per_group):
-            k = g * k_per_group + kk
-            acc = partial[ci, k]
-            acc[:] = 0.0
-            _gather_errors(grad, n0, n1, k, g_row)
-            m4 = m - m % 4
-            for p in range(0, m4, 4):
-                g0, g1, g2, g3 = g_row[p], g_row[p + 1], g_row[p + 2], g_row[p + 3]
-                for q in range(q_len):
-                    acc[q] = (acc[q] + g0 * cols_t[p, q] + g1 * cols_t[p + 1, q] + g2 * cols_t[p + 2, q]
-                              + g3 * cols_t[p + 3, q])
-            for p in range(m4, m):
-                gv = g_row[p]
-                for q in range(q_len):
-                    acc[q] += gv * cols_t[p, q]
+        g, ci = job % groups, job // groups
+        k0 = g * k_per_group
+        acc = partial[ci, g]
+        acc[:] = 0.0
+        col_buffer = np.empty(q_len * rows * out_w, dtype=xp.dtype)
+        delta_buffer = np.empty(k_per_group * rows * out_w, dtype=grad.dtype)
+        for n in range(ci * chunk, min(n_batch, (ci + 1) * chunk)):
+            for oh0 in range(0, out_h, rows):
+                oh1 = min(out_h, oh0 + rows)
+                p0, m = oh0 * out_w, (oh1 - oh0) * out_w
+                col = col_buffer[:q_len * m].reshape((q_len, m))
+                delta = delta_buffer[:k_per_group * m].reshape((k_per_group, m))
+                for kk in range(k_per_group):
+                    delta[kk, :] = grad[n, k0 + kk, p0:p0 + m]
+                _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col)
+                dot_rows(col, 0, delta, acc, 0)
