@@ -36,16 +36,27 @@ CONV_LAYERS = {  # name: (N, C, H, W, K, F, stride, pad)
 }
 
 
+PAUSE = 0.05  # seconds of rest before each library's turn
+
+
 def best_of(rounds, *fns):
-    """Interleave the functions `rounds` times after one warm-up call each; the minimum time of each, in seconds."""
-    for fn in fns:
-        fn()
+    """The minimum time of each function over `rounds` turns, in seconds; turns interleave the functions.
+
+    A turn is a short rest, one untimed call, then three timed calls back to back:
+    the steady state of a training loop. After a parallel region, both libraries'
+    worker threads spin for a while before they sleep; the rest keeps the threads
+    of the library that ran last from stealing cores from the next, and the
+    untimed call wakes the library's own threads.
+    """
     times = [[] for _ in fns]
     for _ in range(rounds):
         for fn, record in zip(fns, times):
-            start = time.perf_counter()
+            time.sleep(PAUSE)
             fn()
-            record.append(time.perf_counter() - start)
+            for _ in range(3):
+                start = time.perf_counter()
+                fn()
+                record.append(time.perf_counter() - start)
     return [min(t) for t in times]
 
 

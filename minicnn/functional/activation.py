@@ -6,6 +6,7 @@ returns :math:`\partial L/\partial x = \partial L/\partial y \cdot f'(x)`.
 import numpy as np
 
 from minicnn.functional._checks import as_float_array
+from minicnn.kernels import elementwise as _kernels
 
 __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoid", "sigmoid_backward",
            "tanh", "tanh_backward"]
@@ -31,7 +32,11 @@ def relu(x):
 def relu_backward(grad_out, x):
     r""":math:`f'(x) = 1` for :math:`x > 0`, else 0 (a unit stuck below 0 passes no gradient: a "dead" unit)."""
     grad_out, x = _grad_pair("relu_backward", grad_out, x)
-    return np.where(x > 0, grad_out, 0).astype(x.dtype, copy=False)
+    if grad_out.dtype != x.dtype:
+        grad_out = grad_out.astype(x.dtype)
+    grad_x = np.empty(x.shape, dtype=x.dtype)
+    _kernels.relu_backward(np.ascontiguousarray(grad_out), np.ascontiguousarray(x), grad_x)
+    return grad_x
 
 
 def leaky_relu(x, negative_slope=0.01):

@@ -20,8 +20,10 @@ import numbers
 import numpy as np
 
 from minicnn.functional._checks import as_float_array, expect_ndim, int_tuple, same_dtype
+from minicnn.functional._matmul import matmul_nt
 from minicnn.functional._threads import threads_for
 from minicnn.kernels import conv as _kernels
+from minicnn.kernels import gemm as _gemm
 
 __all__ = [
     "conv_output_size",
@@ -34,6 +36,8 @@ __all__ = [
 ]
 
 _Geometry = namedtuple("_Geometry", "stride dilation pad_before pad_after out_size")
+
+_FULL_CORRELATION_WASTE = 2.0  # the input may have up to this many times the output's cells
 
 _LAYOUTS = {1: ("(N, C, L)", "(K, C/groups, kL)", "(N, K, L_out)"),
             2: ("(N, C, H, W)", "(K, C/groups, kH, kW)", "(N, K, H_out, W_out)")}
@@ -187,20 +191,34 @@ def _channels_last(x4, before, after):
 
 
 def _taps_last(w4):
-    """Weights (K, Cg, kH, kW) as rows in the windows' tap order (i, j, c)."""
-    return np.ascontiguousarray(w4.transpose(0, 2, 3, 1)).reshape(w4.shape[0], -1)
+    """Weights (K, Cg, kH, kW) as rows in the windows' tap order (i, j, c), zero-padded and aligned for the kernels."""
+    n_out, q_len = w4.shape[0], w4[0].size
+    rows = _gemm.aligned_rows(n_out, q_len, w4)
+    rows[:, :q_len] = w4.transpose(0, 2, 3, 1).reshape(n_out, q_len)
+    return rows
+
+
+def _is_fully_connected(xp, w4, geo, groups):
+    """True if the one window is the whole padded input: the convolution is then a plain matrix product
+    (LeNet-5's C5: 5x5 filters on 5x5 maps), with one output position per sample."""
+    return groups == 1 and geo.dilation == (1, 1) and xp.shape[2:] == w4.shape[2:]
 
 
 def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
     x4, w4, bias, geo = _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups)
-    n_out, k_h, k_w = w4.shape[0], w4.shape[2], w4.shape[3]
-    out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
+    (n_batch, n_channels), (n_out, _, k_h, k_w) = x4.shape[:2], w4.shape
     bias = np.zeros(n_out, x4.dtype) if bias is None else np.ascontiguousarray(bias)
-    with threads_for(out.size * w4[0].size):
-        xh = _channels_last(x4, geo.pad_before, geo.pad_after)
-        _kernels.conv2d_forward(xh, x4.shape[1], _taps_last(w4), bias, out, k_h, k_w, *geo.out_size,
-                                *geo.stride, *geo.dilation, groups)
-    out = out.reshape(out.shape[:2] + geo.out_size)
+    xp = _pad(x4, geo) if geo.out_size == (1, 1) else None  # only a 1x1 output can be fully connected
+    if xp is not None and _is_fully_connected(xp, w4, geo, groups):
+        with threads_for(n_batch * w4.size):
+            out = matmul_nt(xp.reshape(n_batch, -1), w4.reshape(n_out, -1)) + bias
+    else:
+        out = np.empty((n_batch, n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
+        with threads_for(out.size * w4[0].size):
+            xh = _channels_last(x4, geo.pad_before, geo.pad_after)
+            _kernels.conv2d_forward(xh, n_channels, _taps_last(w4), bias, out, k_h, k_w, *geo.out_size,
+                                    *geo.stride, *geo.dilation, groups)
+    out = out.reshape((n_batch, n_out) + geo.out_size)
     return out[:, :, 0, :] if spatial == 1 else out
 
 
@@ -210,7 +228,8 @@ def _grad_input_as_full_correlation(grad, w4, x_shape, geo, groups):
     dX[n, c] = sum_k delta~[n, k] (x) rot180(W[k, c]), where delta~ is delta padded by
     D(F - 1) minus the forward padding on each side, so the result has the input's size.
     The sums run over K*kH*kW, long enough for the fast product. Returns None when
-    the stride is not 1 or a forward padding exceeds D(F - 1); then the windows are folded back instead.
+    the stride is not 1, a forward padding exceeds D(F - 1), or the input has many
+    more cells than the output; then the windows are folded back instead.
     """
     (k_h, k_w), (d_h, d_w) = w4.shape[2:], geo.dilation
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after
@@ -218,6 +237,8 @@ def _grad_input_as_full_correlation(grad, w4, x_shape, geo, groups):
     after = ((k_h - 1) * d_h - bottom, (k_w - 1) * d_w - right)
     if geo.stride != (1, 1) or min(before + after) < 0:
         return None
+    if x_shape[2] * x_shape[3] > _FULL_CORRELATION_WASTE * geo.out_size[0] * geo.out_size[1]:
+        return None  # a small output padded back to the input's size: mostly products with zeros
     n_batch, n_out = grad.shape[:2]
     n_channels, height, width = x_shape[1:]
     k_per_group, c_per_group = n_out // groups, n_channels // groups
@@ -234,11 +255,14 @@ def _grad_input_by_folding(grad, w4, x_shape, geo, groups):
     """dL/dX for any stride: per window, dwin = W^T delta, added back onto the cells the window read (col2im)."""
     n_out, c_per_group, k_h, k_w = w4.shape
     n_batch, n_channels, height, width = x_shape
-    w_t = np.ascontiguousarray(w4.reshape(groups, n_out // groups, c_per_group, k_h, k_w).transpose(0, 3, 4, 2, 1))
+    k_per_group, q_len = n_out // groups, c_per_group * k_h * k_w
+    w_t = _gemm.aligned_rows(groups * q_len, k_per_group, w4).reshape(groups, q_len, -1)
+    w_t[:, :, :k_per_group] = (w4.reshape(groups, k_per_group, c_per_group, k_h, k_w).transpose(0, 3, 4, 2, 1)
+                               .reshape(groups, q_len, k_per_group))
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after
     grad_xh = np.zeros((n_batch, height + top + bottom, (width + left + right) * n_channels), dtype=grad.dtype)
-    _kernels.conv2d_backward_input(grad, w_t.reshape(groups, -1, n_out // groups), n_channels, grad_xh,
-                                   k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
+    _kernels.conv2d_backward_input(grad, w_t, n_channels, grad_xh, k_h, k_w, *geo.out_size, *geo.stride,
+                                   *geo.dilation, groups)
     grad_xh = grad_xh.reshape(n_batch, height + top + bottom, width + left + right, n_channels)
     return grad_xh[:, top:top + height, left:left + width].transpose(0, 3, 1, 2)
 
@@ -259,6 +283,14 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
     w2 = w4.reshape(n_out, -1)
     args = (k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
 
+    if _is_fully_connected(xp, w4, geo, groups):
+        with threads_for(grad.size * w2.shape[1]):
+            grad_xp = matmul_nt(grad.reshape(n_batch, n_out), w2.T).reshape(xp.shape)
+            grad_w = matmul_nt(grad.reshape(n_batch, n_out).T, xp.reshape(n_batch, -1).T).reshape(w4.shape)
+        (top, left), (bottom, right) = geo.pad_before, geo.pad_after
+        grad_x = grad_xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
+        return _backward_result(spatial, grad_x, grad_w, grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype))
+
     with threads_for(grad.size * w2.shape[1]):
         grad_x = _grad_input_as_full_correlation(grad, w4, x4.shape, geo, groups)
         if grad_x is None:
@@ -269,7 +301,10 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
 
     grad_w = partial.sum(axis=0, dtype=np.float64).transpose(0, 2, 1).astype(w4.dtype).reshape(w4.shape)
     grad_b = grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype)
+    return _backward_result(spatial, grad_x, grad_w, grad_b)
 
+
+def _backward_result(spatial, grad_x, grad_w, grad_b):
     if spatial == 1:
         grad_x, grad_w = grad_x[:, :, 0, :], grad_w[:, :, 0, :]
     return np.ascontiguousarray(grad_x), grad_w, grad_b

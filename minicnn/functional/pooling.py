@@ -57,7 +57,7 @@ def _check_grad(op, grad_out, x, out_shape):
     return np.ascontiguousarray(grad_out)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
+def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
     r"""Max pooling, as torch.nn.functional.max_pool2d: :math:`y = \max_{(i,j) \in R} x_{ij}` per window R.
 
     Parameters
@@ -68,10 +68,14 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
         Defaults to kernel_size (non-overlapping windows).
     padding : int or (int, int)
         Implicit -inf on each side, at most half the kernel.
+    return_indices : bool
+        Also return where each maximum came from, as PyTorch does: the flat
+        index ``h * W + w`` into its input plane (int64). `max_pool2d_backward`
+        accepts them and then skips searching the windows again.
 
     Returns
     -------
-    ndarray, shape (N, C, H_out, W_out)
+    ndarray, shape (N, C, H_out, W_out), and with ``return_indices`` the indices of the same shape
 
     Examples
     --------
@@ -79,16 +83,27 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     >>> max_pool2d(x, 2)
     array([[[[ 5.,  7.],
              [13., 15.]]]])
+    >>> max_pool2d(x, 2, return_indices=True)[1]
+    array([[[[ 5,  7],
+             [13, 15]]]])
     """
     x, kernel, stride, padding, out_shape = _geometry("max_pool2d", x, kernel_size, stride, padding)
     out = np.empty(out_shape, dtype=x.dtype)
-    with threads_for(x.size):
-        _kernels.max_pool2d_forward(_pad(x, padding, -np.inf), out, *kernel, *stride)
-    return out
+    xp = _pad(x, padding, -np.inf)
+    with threads_for(x.size * kernel[0] * kernel[1]):
+        if not return_indices:
+            _kernels.max_pool2d_forward(xp, out, *kernel, *stride)
+            return out
+        indices = np.empty(out_shape, dtype=np.int64)
+        _kernels.max_pool2d_forward_indices(xp, out, indices, *kernel, *stride, *padding)
+    return out, indices
 
 
-def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indices=None):
     """Gradient of `max_pool2d`: each window's error goes to its (first) maximum.
+
+    Pass the ``indices`` from ``max_pool2d(..., return_indices=True)`` to skip
+    finding each window's maximum again (what `minicnn.nn.MaxPool2d` does).
 
     >>> x = np.array([[[[1.0, 3.0], [2.0, 0.0]]]])
     >>> max_pool2d_backward(np.array([[[[10.0]]]]), x, 2)
@@ -97,11 +112,22 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
     """
     x, kernel, stride, padding, out_shape = _geometry("max_pool2d_backward", x, kernel_size, stride, padding)
     grad_out = _check_grad("max_pool2d_backward", grad_out, x, out_shape)
-    xp = _pad(x, padding, -np.inf)
-    grad_xp = np.empty_like(xp)
-    with threads_for(x.size):
-        _kernels.max_pool2d_backward(xp, grad_out, grad_xp, *kernel, *stride)
-    return _crop(grad_xp, padding)
+    if indices is None:
+        indices = max_pool2d(x, kernel, stride, padding, return_indices=True)[1]
+    else:
+        indices = np.asarray(indices)
+        plane = x.shape[2] * x.shape[3]
+        if indices.shape != grad_out.shape or indices.dtype.kind not in "iu":
+            raise ValueError(f"max_pool2d_backward: indices must be integers of grad_out's shape {grad_out.shape} "
+                             f"(from max_pool2d(..., return_indices=True)); got {indices.dtype} {indices.shape}")
+        if indices.size and (indices.min() < 0 or indices.max() >= plane):
+            raise ValueError(f"max_pool2d_backward: indices must lie in [0, H*W) = [0, {plane}) for x {x.shape}; "
+                             f"got values from {indices.min()} to {indices.max()}")
+        indices = np.ascontiguousarray(indices, dtype=np.int64)
+    grad_x = np.zeros_like(x)
+    with threads_for(grad_out.size):
+        _kernels.max_pool2d_backward_indices(grad_out, indices, grad_x)
+    return grad_x
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):

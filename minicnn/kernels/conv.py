@@ -26,12 +26,13 @@ them in chunk order, in float64. So results are identical for any
 NUMBA_NUM_THREADS.
 
 Shapes (g = group, Cg = C/groups, Kg = K/groups, Q = Cg*kH*kW, P = OH*OW):
-    xp (N, C, Hp, Wp) padded input;  xh (N, Hp, Wp*C);  w (K, Q);  wt (groups, Q, Kg);  out, grad (N, K, P)
+    xp (N, C, Hp, Wp) padded input;  xh (N, Hp, Wp*C);  w (K, Q');  wt (groups, Q, Kg');  out, grad (N, K, P)
+where a prime marks a length padded with zeros by `gemm.aligned_rows` (a multiple of 16).
 """
 import numpy as np
 from numba import njit, prange
 
-from minicnn.kernels.gemm import dot_rows
+from minicnn.kernels.gemm import aligned_rows, dot_rows, padded_length
 
 _SLAB_FLOATS = 1 << 15  # unfolded windows per slab: about this many numbers (128 KB in float32)
 _WEIGHT_SLAB = 512  # output positions per slab for the weight gradient, whose sums run along p
@@ -74,9 +75,9 @@ def _window_runs(c_len, n_ch, k_w, dw):
 
 
 @njit(cache=True)
-def _unfold_windows(xh, n_ch, n, c0, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win):
+def _unfold_windows(xh, n_ch, n, c0, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len):
     """win[p - p0, (i*kW + j)*Cg + c] = xh[n, oh*sh + i*dh, (ow*sw + j*dw)*C + c0 + c], p = oh*OW + ow in [p0, p1)."""
-    n_runs, run = _window_runs(win.shape[1] // (k_h * k_w), n_ch, k_w, dw)
+    n_runs, run = _window_runs(q_len // (k_h * k_w), n_ch, k_w, dw)
     oh, ow = p0 // out_w, p0 % out_w
     for p in range(p1 - p0):
         row = win[p]
@@ -94,9 +95,9 @@ def _unfold_windows(xh, n_ch, n, c0, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, wi
 
 
 @njit(cache=True)
-def _fold_windows(dwin, n_ch, n, c0, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, grad_xh):
+def _fold_windows(dwin, n_ch, n, c0, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, grad_xh, q_len):
     """The inverse of `_unfold_windows`: add every window's gradient back onto the input cells it was read from."""
-    n_runs, run = _window_runs(dwin.shape[1] // (k_h * k_w), n_ch, k_w, dw)
+    n_runs, run = _window_runs(q_len // (k_h * k_w), n_ch, k_w, dw)
     oh, ow = p0 // out_w, p0 % out_w
     for p in range(p1 - p0):
         row = dwin[p]
@@ -133,10 +134,13 @@ def _unfold_columns(xp, n, c0, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col):
 
 @njit(parallel=True, cache=True)
 def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
-    """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job; xh is channels-last."""
-    n_batch = xh.shape[0]
-    n_out, q_len = w.shape
-    c_per_group, k_per_group, p_len = q_len // (k_h * k_w), n_out // groups, out_h * out_w
+    """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job.
+
+    xh is channels-last; w is (K, Q) padded with zeros to `aligned_rows`' row length.
+    """
+    n_batch, n_out = xh.shape[0], w.shape[0]
+    c_per_group, k_per_group, p_len = n_ch // groups, n_out // groups, out_h * out_w
+    q_len = c_per_group * k_h * k_w
     slab = _slab_len(q_len, p_len)
     for job in prange(n_batch * groups):
         n, g = job // groups, job % groups
@@ -144,11 +148,11 @@ def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, d
         w_g, out_g = w[k0:k0 + k_per_group], out[n, k0:k0 + k_per_group]
         for kk in range(k_per_group):
             out_g[kk, :] = bias[k0 + kk]
-        win = np.empty((slab, q_len), dtype=xh.dtype)
+        win = aligned_rows(slab, q_len, xh)  # the padding columns stay zero
         for p0 in range(0, p_len, slab):
             p1 = min(p_len, p0 + slab)
-            _unfold_windows(xh, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win)
-            dot_rows(w_g, 0, win[:p1 - p0], out_g, p0)
+            _unfold_windows(xh, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len)
+            dot_rows(w_g, win[:p1 - p0], out_g, p0)
 
 
 @njit(parallel=True, cache=True)
@@ -157,16 +161,17 @@ def conv2d_backward_input(grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w, sh, s
 
     Folding the windows back is the "wide convolution of delta with the flipped
     kernel": every input cell collects the errors of all the windows that saw it.
+    wt (groups, Q, Kg) is padded with zeros along Kg to `aligned_rows`' row length.
     grad_xh must be zero on entry.
     """
     n_batch, n_out, p_len = grad.shape
-    q_len, k_per_group = wt.shape[1], wt.shape[2]
-    c_per_group = q_len // (k_h * k_w)
+    q_len = wt.shape[1]
+    c_per_group, k_per_group = n_ch // groups, n_out // groups
     slab = _slab_len(q_len, p_len)
     for job in prange(n_batch * groups):
         n, g = job // groups, job % groups
         grad_g = grad[n, g * k_per_group:(g + 1) * k_per_group]
-        delta = np.empty((slab, k_per_group), dtype=grad.dtype)
+        delta = aligned_rows(slab, k_per_group, grad)  # the padding columns stay zero
         dwin = np.empty((slab, q_len), dtype=grad.dtype)
         for p0 in range(0, p_len, slab):
             p1 = min(p_len, p0 + slab)
@@ -174,8 +179,8 @@ def conv2d_backward_input(grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w, sh, s
                 for kk in range(k_per_group):
                     delta[p, kk] = grad_g[kk, p0 + p]
             dwin[:] = 0.0
-            dot_rows(delta[:p1 - p0], 0, wt[g], dwin, 0)
-            _fold_windows(dwin, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, grad_xh)
+            dot_rows(delta[:p1 - p0], wt[g], dwin, 0)
+            _fold_windows(dwin, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, grad_xh, q_len)
 
 
 @njit(parallel=True, cache=True)
@@ -195,15 +200,19 @@ def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh
         k0 = g * k_per_group
         acc = partial[ci, g]
         acc[:] = 0.0
-        col_buffer = np.empty(q_len * rows * out_w, dtype=xp.dtype)
-        delta_buffer = np.empty(k_per_group * rows * out_w, dtype=grad.dtype)
+        col_buffer = aligned_rows(1, q_len * padded_length(rows * out_w), xp)[0]
+        delta_buffer = aligned_rows(1, k_per_group * padded_length(rows * out_w), grad)[0]
         for n in range(ci * chunk, min(n_batch, (ci + 1) * chunk)):
             for oh0 in range(0, out_h, rows):
                 oh1 = min(out_h, oh0 + rows)
                 p0, m = oh0 * out_w, (oh1 - oh0) * out_w
-                col = col_buffer[:q_len * m].reshape((q_len, m))
-                delta = delta_buffer[:k_per_group * m].reshape((k_per_group, m))
+                pitch = padded_length(m)  # rows stay 64-byte aligned; the tail [m, pitch) must be zero
+                col = col_buffer[:q_len * pitch].reshape((q_len, pitch))
+                delta = delta_buffer[:k_per_group * pitch].reshape((k_per_group, pitch))
                 for kk in range(k_per_group):
-                    delta[kk, :] = grad[n, k0 + kk, p0:p0 + m]
+                    delta[kk, :m] = grad[n, k0 + kk, p0:p0 + m]
+                    delta[kk, m:] = 0.0
                 _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col)
-                dot_rows(col, 0, delta, acc, 0)
+                for q in range(q_len):
+                    col[q, m:] = 0.0
+                dot_rows(col, delta, acc, 0)

@@ -23,25 +23,46 @@ def max_pool2d_forward(xp, out, k_h, k_w, stride_h, stride_w):
 
 
 @njit(parallel=True, cache=True)
-def max_pool2d_backward(xp, grad_out, grad_xp, k_h, k_w, stride_h, stride_w):
-    """Route each window's error to its arg-max (the upsampling of max pooling); other cells get 0."""
+def max_pool2d_forward_indices(xp, out, indices, k_h, k_w, stride_h, stride_w, pad_h, pad_w):
+    """`max_pool2d_forward` that also records each maximum's flat index into the unpadded input plane.
+
+    The arg-max is the first cell, in row-major order, holding the window's
+    maximum (the first nan if there is one), as in PyTorch.
+
+    Comparisons are written without branches (a select per cell): with random
+    data the arg-max is unpredictable and a branch would mispredict half the time.
+    """
     n_batch, n_chan = xp.shape[0], xp.shape[1]
-    out_h, out_w = grad_out.shape[2], grad_out.shape[3]
+    width = xp.shape[3] - 2 * pad_w
+    out_h, out_w = out.shape[2], out.shape[3]
     for job in prange(n_batch * n_chan):
         n, c = job // n_chan, job % n_chan
-        plane, delta, dst = xp[n, c], grad_out[n, c], grad_xp[n, c]
-        dst[:, :] = 0.0
+        plane, dst, where = xp[n, c], out[n, c], indices[n, c]
         for p in range(out_h):
             for q in range(out_w):
-                bi, bj = p * stride_h, q * stride_w
-                best = plane[bi, bj]
+                top, left = p * stride_h, q * stride_w
+                best = -np.inf  # padding is -inf, so an index only moves onto a real cell
+                at = (max(top, pad_h) - pad_h) * width + max(left, pad_w) - pad_w
                 for i in range(k_h):
+                    row = plane[top + i]
                     for j in range(k_w):
-                        v = plane[p * stride_h + i, q * stride_w + j]
-                        if v > best or (np.isnan(v) and not np.isnan(best)):
-                            best = v
-                            bi, bj = p * stride_h + i, q * stride_w + j
-                dst[bi, bj] += delta[p, q]
+                        v = row[left + j]
+                        better = (v > best) | ((v != v) & (best == best))
+                        best = v if better else best
+                        at = (top + i - pad_h) * width + left + j - pad_w if better else at
+                dst[p, q] = best
+                where[p, q] = at
+
+
+@njit(parallel=True, cache=True)
+def max_pool2d_backward_indices(grad_out, indices, grad_x):
+    """grad_x[n, c].flat[indices[n, c, p, q]] += grad_out[n, c, p, q]; grad_x must be zero on entry."""
+    n_batch, n_chan = grad_out.shape[0], grad_out.shape[1]
+    for job in prange(n_batch * n_chan):
+        n, c = job // n_chan, job % n_chan
+        delta, where, dst = grad_out[n, c].ravel(), indices[n, c].ravel(), grad_x[n, c].ravel()
+        for t in range(delta.shape[0]):
+            dst[where[t]] += delta[t]
 
 
 @njit(parallel=True, cache=True)

@@ -122,10 +122,19 @@ class _Pool(Module):
 
 
 class MaxPool2d(_Pool):
-    """Max pooling over F x F windows (default stride F): keeps the strongest response of each window."""
+    """Max pooling over F x F windows (default stride F): keeps the strongest response of each window.
 
-    _forward = staticmethod(F.max_pool2d)
-    _backward = staticmethod(F.max_pool2d_backward)
+    Forward remembers where each maximum was, so backward only routes the errors there.
+    """
+
+    def forward(self, x):
+        out, indices = F.max_pool2d(x, self.kernel_size, self.stride, self.padding, return_indices=True)
+        self._save(x=x, indices=indices)
+        return out
+
+    def backward(self, grad_out):
+        x, indices = self._saved("x", "indices")
+        return F.max_pool2d_backward(grad_out, x, self.kernel_size, self.stride, self.padding, indices=indices)
 
 
 class AvgPool2d(_Pool):
@@ -201,7 +210,7 @@ class _BatchNorm(Module):
                             training=use_batch_stats, momentum=self.momentum, eps=self.eps)
 
     def backward(self, grad_out):
-        x, use_batch_stats = self._saved()["x"], self._saved()["use_batch_stats"]
+        x, use_batch_stats = self._saved("x", "use_batch_stats")
         grad_x, grad_w, grad_b = F.batch_norm_backward(grad_out, x, self._data(self.weight), self.running_mean,
                                                        self.running_var, training=use_batch_stats, eps=self.eps)
         if self.weight is not None:

@@ -79,7 +79,9 @@ class Module:
         cache = self.__dict__.get("_cache")
         if cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return cache if len(names) != 1 else cache[names[0]]
+        if not names:
+            return cache
+        return cache[names[0]] if len(names) == 1 else tuple(cache[name] for name in names)
 
     def _save(self, **values):
         object.__setattr__(self, "_cache", values)
