@@ -109,9 +109,12 @@ def bench_pool_bn(rounds):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 64, 56, 56)).astype(np.float32)
     grad = rng.standard_normal((64, 64, 28, 28)).astype(np.float32)
+    indices = F.max_pool2d(x, 2, return_indices=True)[1]
     cases = [
-        ("max_pool2d 2x2 forward", lambda: F.max_pool2d(x, 2), "max_pool2d"),
-        ("max_pool2d 2x2 backward", lambda: F.max_pool2d_backward(grad, x, 2), None),
+        # with indices, as nn.MaxPool2d runs it (PyTorch records them too when x requires grad)
+        ("max_pool2d 2x2 forward", lambda: F.max_pool2d(x, 2, return_indices=True), "max_pool2d"),
+        # with the forward's indices, as nn.MaxPool2d and PyTorch's autograd both do
+        ("max_pool2d 2x2 backward", lambda: F.max_pool2d_backward(grad, x, 2, indices=indices), None),
         ("avg_pool2d 2x2 forward", lambda: F.avg_pool2d(x, 2), "avg_pool2d"),
         ("avg_pool2d 2x2 backward", lambda: F.avg_pool2d_backward(grad, x, 2), None),
     ]
@@ -161,7 +164,7 @@ def bench_lenet(rounds):
     def ours():
         loss_fn(model(x), y)
         opt.zero_grad()
-        model.backward(loss_fn.backward())
+        model.backward(loss_fn.backward(), input_grad=False)  # PyTorch skips it too: x does not require grad
         opt.step()
 
     fns = [ours]
@@ -201,7 +204,7 @@ def bench_mnist1d(rounds, steps=3000):
             for xb, yb in batches(x, y, 100, rng=rng):
                 loss_fn(model(xb), yb)
                 opt.zero_grad()
-                model.backward(loss_fn.backward())
+                model.backward(loss_fn.backward(), input_grad=False)  # PyTorch skips it too: x does not require grad
                 opt.step()
                 step += 1
                 if step == steps:

@@ -13,6 +13,7 @@ import tempfile
 import numpy as np
 
 from minicnn.data.loader import batches
+from minicnn.nn.module import _offers_input_grad
 from minicnn.optim import ReduceLROnPlateau
 
 __all__ = ["fit", "evaluate", "accuracy", "save_checkpoint", "load_checkpoint"]
@@ -90,6 +91,8 @@ def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=Non
     steps_per_epoch = -(-len(x) // batch_size)
     bar = tqdm(total=epochs * steps_per_epoch, desc="training", disable=not progress, leave=True)
     step = 0
+    # nobody uses the gradient with respect to the images: let the first layer skip it
+    backward_options = {"input_grad": False} if _offers_input_grad(model) else {}
     try:
         for epoch in range(epochs):
             model.train()
@@ -103,7 +106,7 @@ def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=Non
                         f"fit: the loss became {loss} at step {step} (epoch {epoch + 1}) with learning rate "
                         f"{optimizer.lr:g}; try a smaller learning rate or check the inputs for NaN")
                 optimizer.zero_grad()
-                model.backward(loss_fn.backward())
+                model.backward(loss_fn.backward(), **backward_options)
                 optimizer.step()
                 total_loss += loss * len(xb)
                 correct += int(np.sum(scores.argmax(axis=1) == _labels(yb)))

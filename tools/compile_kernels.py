@@ -19,16 +19,23 @@ def main():
     print(f"import minicnn: {import_time:.2f} s")
     total = time.perf_counter()
     for dtype in (np.float32, np.float64):
-        x, w = np.ones((2, 2, 6, 6), dtype), np.ones((2, 1, 3, 3), dtype)
+        x = np.ones((2, 2, 6, 6), dtype)
         t = time.perf_counter()
-        y = F.conv2d(x, w, padding=1, groups=2)
-        F.conv2d_backward(y, x, w, padding=1, groups=2)
+        for w, args in ((np.ones((2, 1, 3, 3), dtype), dict(padding=1, groups=2)),  # direct forward, full correlation
+                        (np.ones((4, 2, 6, 6), dtype), dict(stride=2, padding=2)),  # unfolding, folding back
+                        (np.ones((3, 2, 6, 6), dtype), {})):  # fully connected
+            y = F.conv2d(x, w, **args)
+            F.conv2d_backward(y, x, w, **args)
+        flat, weight = x.reshape(2, -1), np.ones((3, 72), dtype)
+        F.linear_backward(F.linear(flat, weight), flat, weight)
         conv = time.perf_counter() - t
         t = time.perf_counter()
-        for pool, pool_backward in ((F.max_pool2d, F.max_pool2d_backward), (F.avg_pool2d, F.avg_pool2d_backward)):
-            pool_backward(pool(x, 2), x, 2)
-        pooling = time.perf_counter() - t
-        print(f"{np.dtype(dtype).name}: convolution kernels {conv:.2f} s, pooling kernels {pooling:.2f} s")
+        y, indices = F.max_pool2d(x, 2, return_indices=True)
+        F.max_pool2d_backward(y, x, 2, indices=indices)
+        F.avg_pool2d_backward(F.avg_pool2d(F.max_pool2d(x, 2), 1), F.max_pool2d(x, 2), 1)
+        F.relu_backward(x, x)
+        other = time.perf_counter() - t
+        print(f"{np.dtype(dtype).name}: convolution and linear kernels {conv:.2f} s, pooling and relu {other:.2f} s")
     print(f"all kernels: {time.perf_counter() - total:.2f} s (import + all: {time.perf_counter() - start:.2f} s)")
 
 

@@ -37,6 +37,7 @@ __all__ = [
 
 _Geometry = namedtuple("_Geometry", "stride dilation pad_before pad_after out_size")
 
+_DIRECT_MAX_TAPS = 64  # stride-1 filters with at most this many taps (C/groups*kH*kW) skip unfolding
 _FULL_CORRELATION_WASTE = 2.0  # the input may have up to this many times the output's cells
 
 _LAYOUTS = {1: ("(N, C, L)", "(K, C/groups, kL)", "(N, K, L_out)"),
@@ -212,6 +213,10 @@ def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
     if xp is not None and _is_fully_connected(xp, w4, geo, groups):
         with threads_for(n_batch * w4.size):
             out = matmul_nt(xp.reshape(n_batch, -1), w4.reshape(n_out, -1)) + bias
+    elif geo.stride == (1, 1) and w4[0].size <= _DIRECT_MAX_TAPS:
+        out = np.empty((n_batch, n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
+        with threads_for(out.size * w4[0].size):
+            _kernels.conv2d_forward_direct(_pad(x4, geo), w4, bias, out, *geo.out_size, *geo.dilation, groups)
     else:
         out = np.empty((n_batch, n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
         with threads_for(out.size * w4[0].size):
@@ -267,7 +272,7 @@ def _grad_input_by_folding(grad, w4, x_shape, geo, groups):
     return grad_xh[:, top:top + height, left:left + width].transpose(0, 3, 1, 2)
 
 
-def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, groups):
+def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, groups, input_grad=True):
     x4, w4, _, geo = _prepare(op, spatial, x, weight, None, stride, padding, dilation, groups)
     grad_out = as_float_array("grad_out", op, grad_out)
     same_dtype(op, grad_out=grad_out, x=x4)
@@ -292,9 +297,11 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
         return _backward_result(spatial, grad_x, grad_w, grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype))
 
     with threads_for(grad.size * w2.shape[1]):
-        grad_x = _grad_input_as_full_correlation(grad, w4, x4.shape, geo, groups)
-        if grad_x is None:
-            grad_x = _grad_input_by_folding(grad, w4, x4.shape, geo, groups)
+        grad_x = None
+        if input_grad:
+            grad_x = _grad_input_as_full_correlation(grad, w4, x4.shape, geo, groups)
+            if grad_x is None:
+                grad_x = _grad_input_by_folding(grad, w4, x4.shape, geo, groups)
         _, n_chunks = _kernels.chunk_layout(n_batch)
         partial = np.empty((n_chunks, groups, w2.shape[1], n_out // groups), dtype=w2.dtype)
         _kernels.conv2d_backward_weight(grad, xp, partial, *args)
@@ -306,8 +313,9 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
 
 def _backward_result(spatial, grad_x, grad_w, grad_b):
     if spatial == 1:
-        grad_x, grad_w = grad_x[:, :, 0, :], grad_w[:, :, 0, :]
-    return np.ascontiguousarray(grad_x), grad_w, grad_b
+        grad_w = grad_w[:, :, 0, :]
+        grad_x = None if grad_x is None else grad_x[:, :, 0, :]
+    return None if grad_x is None else np.ascontiguousarray(grad_x), grad_w, grad_b
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -374,7 +382,7 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _forward("conv1d", 1, x, weight, bias, stride, padding, dilation, groups)
 
 
-def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, input_grad=True):
     r"""Gradients of `conv2d` given the upstream gradient ``grad_out`` = dL/dY (the error term delta).
 
     .. math::
@@ -392,10 +400,13 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     grad_out : ndarray, shape (N, K, H_out, W_out)
     x, weight, stride, padding, dilation, groups
         Exactly as passed to `conv2d`.
+    input_grad : bool
+        If False, skip dL/dX and return None in its place: a network's first
+        layer does not need it (PyTorch skips it when the input does not require grad).
 
     Returns
     -------
-    grad_x : ndarray, shape of x
+    grad_x : ndarray, shape of x (None if ``input_grad`` is False)
     grad_weight : ndarray, shape of weight
     grad_bias : ndarray, shape (K,)
 
@@ -406,10 +417,10 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     >>> gb, gw[0, 0, 0, 0], gx[0, 0, 0, 0], gx[0, 0, 1, 1]
     (array([8.]), np.float64(8.0), np.float64(1.0), np.float64(4.0))
     """
-    return _backward("conv2d_backward", 2, grad_out, x, weight, stride, padding, dilation, groups)
+    return _backward("conv2d_backward", 2, grad_out, x, weight, stride, padding, dilation, groups, input_grad)
 
 
-def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
+def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, input_grad=True):
     r"""Gradients of `conv1d`: ``(grad_x, grad_weight, grad_bias)``; see `conv2d_backward` for the formulas.
 
     Parameters
@@ -417,6 +428,8 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     grad_out : ndarray, shape (N, K, L_out)
     x, weight, stride, padding, dilation, groups
         Exactly as passed to `conv1d`.
+    input_grad : bool
+        If False, skip dL/dX and return None in its place.
 
     Examples
     --------
@@ -424,7 +437,7 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     >>> gx, gw, gb
     (array([[[1., 2., 3., 2., 1.]]]), array([[[3., 6., 9.]]]), array([3.]))
     """
-    return _backward("conv1d_backward", 1, grad_out, x, weight, stride, padding, dilation, groups)
+    return _backward("conv1d_backward", 1, grad_out, x, weight, stride, padding, dilation, groups, input_grad)
 
 
 _MODES = {"valid": "valid", "narrow": "valid", "full": "full", "wide": "full", "same": "same", "equal-width": "same"}

@@ -115,15 +115,15 @@ def _fold_windows(dwin, n_ch, n, c0, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, gr
 
 
 @njit(cache=True)
-def _unfold_columns(xp, n, c0, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col):
-    """col[(c*kH + i)*kW + j, (oh - oh0)*OW + ow] = xp[n, c0 + c, oh*sh + i*dh, ow*sw + j*dw] for oh in [oh0, oh1)."""
+def _unfold_columns(xp, n, c0, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col, base):
+    """col[(c*kH + i)*kW + j, base + (oh - oh0)*OW + ow] = xp[n, c0 + c, oh*sh + i*dh, ow*sw + j*dw], oh in [oh0, oh1)."""
     for q in range(col.shape[0]):
         j = q % k_w
         i = (q // k_w) % k_h
         c = c0 + q // (k_w * k_h)
         for oh in range(oh0, oh1):
             src = xp[n, c, oh * sh + i * dh, j * dw:]
-            dst = col[q, (oh - oh0) * out_w:(oh - oh0 + 1) * out_w]
+            dst = col[q, base + (oh - oh0) * out_w:base + (oh - oh0 + 1) * out_w]
             if sw == 1:
                 for ow in range(out_w):
                     dst[ow] = src[ow]
@@ -153,6 +153,39 @@ def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, d
             p1 = min(p_len, p0 + slab)
             _unfold_windows(xh, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len)
             dot_rows(w_g, win[:p1 - p0], out_g, p0)
+
+
+@njit(parallel=True, cache=True)
+def conv2d_forward_direct(xp, w, bias, out, out_h, out_w, dh, dw, groups):
+    """Stride-1 forward without unfolding, for few taps per filter (LeNet's C1: 1 channel, 5x5).
+
+    For each tap (c, i, j), out[k] += w[k, c, i, j] * (the padded plane shifted by (i*dh, j*dw)).
+    Over a row pitch of Wp, that shifted plane is one contiguous run of the flattened
+    input, so each tap is a single long vectorized multiply-add; the last Wp - OW
+    columns of every row are thrown away at the end. Taps are added in order: no reassociation.
+    """
+    n_batch, n_ch, height, width = xp.shape
+    n_out, c_per_group, k_h, k_w = w.shape
+    k_per_group, span = n_out // groups, out_h * width
+    for job in prange(n_batch * groups):
+        n, g = job // groups, job % groups
+        wide = np.empty(span, dtype=xp.dtype)
+        for kk in range(k_per_group):
+            k = g * k_per_group + kk
+            wide[:] = bias[k]
+            for c in range(c_per_group):
+                plane = xp[n, g * c_per_group + c].ravel()
+                for i in range(k_h):
+                    for j in range(k_w):
+                        wv = w[k, c, i, j]
+                        start = i * dh * width + j * dw
+                        src = plane[start:start + span - (k_w - 1) * dw]
+                        dst = wide[:span - (k_w - 1) * dw]
+                        for t in range(dst.shape[0]):
+                            dst[t] += wv * src[t]
+            dst_plane = out[n, k]
+            for oh in range(out_h):
+                dst_plane[oh * out_w:(oh + 1) * out_w] = wide[oh * width:oh * width + out_w]
 
 
 @njit(parallel=True, cache=True)
@@ -194,25 +227,32 @@ def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh
     _, _, q_len, k_per_group = partial.shape
     c_per_group, p_len = q_len // (k_h * k_w), out_h * out_w
     chunk, n_chunks = chunk_layout(n_batch)
-    rows = min(out_h, max(1, _WEIGHT_SLAB // out_w))  # a slab is whole output rows
+    rows = min(out_h, max(1, _WEIGHT_SLAB // out_w))  # a slab is whole output rows of one sample,
+    samples = max(1, _WEIGHT_SLAB // p_len) if rows == out_h else 1  # or whole small samples side by side
+    longest = padded_length(samples * rows * out_w)
     for job in prange(n_chunks * groups):
         g, ci = job % groups, job // groups
         k0 = g * k_per_group
         acc = partial[ci, g]
         acc[:] = 0.0
-        col_buffer = aligned_rows(1, q_len * padded_length(rows * out_w), xp)[0]
-        delta_buffer = aligned_rows(1, k_per_group * padded_length(rows * out_w), grad)[0]
-        for n in range(ci * chunk, min(n_batch, (ci + 1) * chunk)):
+        col_buffer = aligned_rows(1, q_len * longest, xp)[0]
+        delta_buffer = aligned_rows(1, k_per_group * longest, grad)[0]
+        for n0 in range(ci * chunk, min(n_batch, (ci + 1) * chunk), samples):
+            n1 = min(n_batch, (ci + 1) * chunk, n0 + samples)
             for oh0 in range(0, out_h, rows):
                 oh1 = min(out_h, oh0 + rows)
-                p0, m = oh0 * out_w, (oh1 - oh0) * out_w
+                p0, m_one = oh0 * out_w, (oh1 - oh0) * out_w
+                m = (n1 - n0) * m_one
                 pitch = padded_length(m)  # rows stay 64-byte aligned; the tail [m, pitch) must be zero
                 col = col_buffer[:q_len * pitch].reshape((q_len, pitch))
                 delta = delta_buffer[:k_per_group * pitch].reshape((k_per_group, pitch))
+                for n in range(n0, n1):
+                    base = (n - n0) * m_one
+                    for kk in range(k_per_group):
+                        delta[kk, base:base + m_one] = grad[n, k0 + kk, p0:p0 + m_one]
+                    _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col, base)
                 for kk in range(k_per_group):
-                    delta[kk, :m] = grad[n, k0 + kk, p0:p0 + m]
                     delta[kk, m:] = 0.0
-                _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col)
                 for q in range(q_len):
                     col[q, m:] = 0.0
                 dot_rows(col, delta, acc, 0)

@@ -27,10 +27,9 @@ def max_pool2d_forward_indices(xp, out, indices, k_h, k_w, stride_h, stride_w, p
     """`max_pool2d_forward` that also records each maximum's flat index into the unpadded input plane.
 
     The arg-max is the first cell, in row-major order, holding the window's
-    maximum (the first nan if there is one), as in PyTorch.
-
-    Comparisons are written without branches (a select per cell): with random
-    data the arg-max is unpredictable and a branch would mispredict half the time.
+    maximum, or the last nan if there is one: PyTorch's rule. Comparisons are
+    selects, not branches: with random data the arg-max is unpredictable and a
+    branch would mispredict half the time.
     """
     n_batch, n_chan = xp.shape[0], xp.shape[1]
     width = xp.shape[3] - 2 * pad_w
@@ -39,19 +38,22 @@ def max_pool2d_forward_indices(xp, out, indices, k_h, k_w, stride_h, stride_w, p
         n, c = job // n_chan, job % n_chan
         plane, dst, where = xp[n, c], out[n, c], indices[n, c]
         for p in range(out_h):
+            top = p * stride_h
+            dst_row, where_row = dst[p], where[p]
             for q in range(out_w):
-                top, left = p * stride_h, q * stride_w
-                best = -np.inf  # padding is -inf, so an index only moves onto a real cell
+                left = q * stride_w
+                best = -np.inf  # padding is -inf, so the index only moves onto a real cell
                 at = (max(top, pad_h) - pad_h) * width + max(left, pad_w) - pad_w
                 for i in range(k_h):
-                    row = plane[top + i]
+                    row = plane[top + i, left:left + k_w]
+                    first = (top + i - pad_h) * width + left - pad_w
                     for j in range(k_w):
-                        v = row[left + j]
-                        better = (v > best) | ((v != v) & (best == best))
+                        v = row[j]
+                        better = (v > best) | (v != v)
                         best = v if better else best
-                        at = (top + i - pad_h) * width + left + j - pad_w if better else at
-                dst[p, q] = best
-                where[p, q] = at
+                        at = first + j if better else at
+                dst_row[q] = best
+                where_row[q] = at
 
 
 @njit(parallel=True, cache=True)

@@ -46,10 +46,12 @@ class _ConvNd(Module):
         op = F.conv1d if self._spatial == 1 else F.conv2d
         return op(x, self.weight.data, None if self.bias is None else self.bias.data, **self._args())
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
+        """Accumulate the parameter gradients; return dL/dx, or None with ``input_grad=False`` (saves time
+        in a network's first layer, whose input gradient nobody uses)."""
         x = self._saved("x")
         op = F.conv1d_backward if self._spatial == 1 else F.conv2d_backward
-        grad_x, grad_w, grad_b = op(grad_out, x, self.weight.data, **self._args())
+        grad_x, grad_w, grad_b = op(grad_out, x, self.weight.data, **self._args(), input_grad=input_grad)
         self.weight.accumulate(grad_w)
         if self.bias is not None:
             self.bias.accumulate(grad_b)

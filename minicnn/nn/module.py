@@ -6,6 +6,7 @@ PyTorch's autograd does. Names, state-dict keys and shapes match PyTorch's modul
 so weights move between the two with `state_dict` / `load_state_dict`.
 """
 from collections import OrderedDict
+import inspect
 
 import numpy as np
 
@@ -230,7 +231,19 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def backward(self, grad_out):
-        for module in reversed(self._modules.values()):
+    def backward(self, grad_out, input_grad=True):
+        """Backpropagate through the modules in reverse; with ``input_grad=False`` the first module may skip
+        dL/dx (convolutions do) and None may be returned, as in a training step where nobody uses it."""
+        modules = list(self._modules.values())
+        for module in reversed(modules[1:]):
             grad_out = module.backward(grad_out)
-        return grad_out
+        if not modules:
+            return grad_out
+        if not input_grad and _offers_input_grad(modules[0]):
+            return modules[0].backward(grad_out, input_grad=False)
+        return modules[0].backward(grad_out)
+
+
+def _offers_input_grad(module):
+    """True if module.backward accepts ``input_grad`` (it can skip the gradient with respect to its input)."""
+    return "input_grad" in inspect.signature(module.backward).parameters

@@ -196,6 +196,65 @@ def test_conv1d_matches_reference(case):
         np.testing.assert_allclose(g, r, **tol)
 
 
+ROUTES = {  # name: (module constant, value) that forces one way of computing a convolution
+    "forward by unfolding": ("_DIRECT_MAX_TAPS", 0),
+    "stride-1 forward without unfolding": ("_DIRECT_MAX_TAPS", 10**9),
+    "grad input by folding windows": ("_FULL_CORRELATION_WASTE", 0.0),
+    "grad input as a full correlation": ("_FULL_CORRELATION_WASTE", 1e9),
+}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=conv2d_case())
+def test_every_route_matches_reference(monkeypatch, route, case):
+    """conv2d picks its algorithm from the shapes; each route, forced for every shape it accepts, must agree
+    with the readable loops (a route that does not apply falls back to one that does)."""
+    from minicnn.functional import conv as conv_module
+
+    monkeypatch.setattr(conv_module, *ROUTES[route])
+    x, w, b = make_inputs(case)
+    tol = TOL[case["dtype"]]
+    np.testing.assert_allclose(F.conv2d(x, w, b, **conv_args(case)), R.conv2d(x, w, b, **conv_args(case)), **tol)
+    grad_out = np.random.default_rng(case["seed"] + 1).standard_normal(
+        R.conv2d(x, w, b, **conv_args(case)).shape).astype(case["dtype"])
+    got = F.conv2d_backward(grad_out, x, w, **conv_args(case))
+    for g, r in zip(got, R.conv2d_backward(grad_out, x, w, **conv_args(case))):
+        np.testing.assert_allclose(g, r, **tol)
+
+
+@pytest.mark.parametrize("xs, ws, padding, dilation", [
+    ((7, 16, 5, 5), (12, 16, 5, 5), 0, 1),  # LeNet-5's C5: 5x5 filters on 5x5 maps
+    ((3, 2, 3, 4), (5, 2, 5, 6), 1, 1),  # padding makes the window the whole padded input
+    ((3, 2, 5, 5), (4, 2, 3, 3), 0, 2),  # dilated: a 1x1 output, but not a plain matrix product
+])
+def test_fully_connected_convolution_matches_reference(xs, ws, padding, dilation):
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    y = F.conv2d(x, w, b, padding=padding, dilation=dilation)
+    assert y.shape[2:] == (1, 1)
+    np.testing.assert_allclose(y, R.conv2d(x, w, b, padding=padding, dilation=dilation), rtol=1e-10, atol=1e-12)
+    grad_out = rng.standard_normal(y.shape)
+    got = F.conv2d_backward(grad_out, x, w, padding=padding, dilation=dilation)
+    for g, r in zip(got, R.conv2d_backward(grad_out, x, w, padding=padding, dilation=dilation)):
+        np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("op, x_shape, w_shape", [
+    (F.conv2d_backward, (4, 3, 9, 9), (5, 3, 3, 3)),
+    (F.conv1d_backward, (4, 3, 9), (5, 3, 3)),
+])
+def test_input_grad_false_skips_only_the_input_gradient(op, x_shape, w_shape):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    grad_out = rng.standard_normal((4, 5) + tuple(n - 2 for n in x_shape[2:]))
+    full = op(grad_out, x, w)
+    skipped = op(grad_out, x, w, input_grad=False)
+    assert skipped[0] is None
+    np.testing.assert_array_equal(skipped[1], full[1])
+    np.testing.assert_array_equal(skipped[2], full[2])
+
+
 def test_conv2d_gradient_matches_central_differences():
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((3, 2, 3, 2))
@@ -258,6 +317,15 @@ big_w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
 big_y = F.conv2d(big_x, big_w, padding=1)
 grads += F.conv2d_backward(np.sin(big_y), big_x, big_w, padding=1)
 grads += (big_y, F.max_pool2d(big_y, 2), F.max_pool2d_backward(np.ones((64, 16, 16, 16), np.float32), big_y, 2))
+first_w = rng.standard_normal((6, 1, 5, 5)).astype(np.float32)  # few taps: the forward without unfolding
+first_y = F.conv2d(big_x[:, :1], first_w)
+grads += (first_y,) + F.conv2d_backward(np.cos(first_y), big_x[:, :1], first_w)
+fc_x = rng.standard_normal((64, 16, 5, 5)).astype(np.float32)  # LeNet-5's C5: a matrix product
+fc_w = rng.standard_normal((120, 16, 5, 5)).astype(np.float32)
+fc_y = F.conv2d(fc_x, fc_w)
+grads += (fc_y,) + F.conv2d_backward(np.cos(fc_y), fc_x, fc_w)
+grads += (F.linear(big_x.reshape(64, -1), big_x.reshape(64, -1)[:40]),)
+grads += F.conv1d_backward(np.ones((64, 8, 16), np.float32), big_x[:, :, 0], big_w[:8, :, 0], stride=2, padding=1)[1:]
 random.manual_seed(0)
 net = nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
                     nn.Conv2d(6, 6, 3), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(6 * 3 * 2, 3))

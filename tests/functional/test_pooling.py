@@ -29,6 +29,22 @@ def test_max_and_avg_pool_match_torch(torch, shape, k, s, p, dtype):
         np.testing.assert_allclose(ours_back(g, x, k, s, p), tx.grad.numpy(), rtol=limit, atol=limit)
 
 
+@pytest.mark.parametrize("shape, k, s, p", CASES)
+def test_max_pool_indices_match_torch(torch, shape, k, s, p):
+    """return_indices gives PyTorch's flat indices into each input plane, and backward given them agrees."""
+    x = np.random.default_rng(2).standard_normal(shape)
+    x[0, 0, 1, :] = np.nan  # a nan wins its windows; PyTorch routes the error to the last nan
+    y, indices = F.max_pool2d(x, k, s, p, return_indices=True)
+    tx = torch.tensor(x, requires_grad=True)
+    ty, tindices = torch.nn.functional.max_pool2d(tx, k, s, p, return_indices=True)
+    np.testing.assert_array_equal(indices, tindices.numpy())
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    g = np.random.default_rng(3).standard_normal(y.shape)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(F.max_pool2d_backward(g, x, k, s, p, indices=indices), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(F.max_pool2d_backward(g, x, k, s, p), tx.grad.numpy(), rtol=1e-12)
+
+
 def test_max_pool_routes_error_to_argmax_and_first_max_wins_ties():
     x = np.array([[[[1.0, 1.0], [0.0, 1.0]]]])
     np.testing.assert_array_equal(F.max_pool2d_backward(np.array([[[[5.0]]]]), x, 2), [[[[5.0, 0.0], [0.0, 0.0]]]])
@@ -65,6 +81,10 @@ def test_global_average_pool():
     (lambda: F.max_pool2d(np.zeros((1, 1, 4, 4)), 0), ValueError, "kernel_size must be >= 1"),
     (lambda: F.max_pool2d_backward(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 4, 4)), 2), ValueError,
      r"grad_out must have the forward output's shape \(1, 1, 2, 2\)"),
+    (lambda: F.max_pool2d_backward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 4, 4)), 2, indices=np.zeros((1, 1, 2, 2))),
+     ValueError, r"indices must be integers of grad_out's shape \(1, 1, 2, 2\)"),
+    (lambda: F.max_pool2d_backward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 4, 4)), 2,
+                                   indices=np.full((1, 1, 2, 2), 16)), ValueError, r"indices must lie in \[0, H\*W\) = \[0, 16\)"),
 ])
 def test_pooling_errors(call, error, message):
     with pytest.raises(error, match=message):

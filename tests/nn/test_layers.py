@@ -183,3 +183,22 @@ def test_sequential_refuses_a_module_used_twice():
         nn.Sequential(nn.Linear(4, 4), dropout, nn.Linear(4, 4), dropout)
     with pytest.raises(TypeError, match="item 0 is function"):
         nn.Sequential(lambda x: x)
+
+
+def test_sequential_backward_can_skip_the_input_gradient():
+    """input_grad=False lets the first layer skip dL/dx (as PyTorch does for an input that does not require
+    grad); every parameter gradient is unchanged."""
+    x = np.random.default_rng(0).standard_normal((4, 1, 12, 12)).astype(np.float32)
+    grads = []
+    for input_grad in (True, False):
+        mrandom.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(75, 2))
+        net(x)
+        returned = net.backward(np.ones((4, 2), np.float32), input_grad=input_grad)
+        assert (returned is None) == (not input_grad)
+        grads.append([p.grad.copy() for p in net.parameters()])
+    for full, skipped in zip(*grads):
+        np.testing.assert_array_equal(full, skipped)
+    net = nn.Sequential(nn.ReLU(), nn.Linear(3, 2))  # a first module that cannot skip still returns dL/dx
+    net(np.ones((1, 3), np.float32))
+    assert net.backward(np.ones((1, 2), np.float32), input_grad=False).shape == (1, 3)

@@ -1,0 +1,37 @@
+"""minicnn.kernels.gemm: the register-blocked product against numpy, on shapes that leave every kind of remainder."""
+import numpy as np
+import pytest
+
+from minicnn.kernels import gemm
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m, n, length", [(6, 4, 16), (13, 7, 5), (1, 1, 1), (5, 3, 40), (64, 33, 576), (12, 8, 0)])
+def test_dot_rows_adds_a_times_b_transposed(dtype, m, n, length):
+    rng = np.random.default_rng(m * 100 + n)
+    a = gemm.aligned_rows(m, length, np.empty(0, dtype))
+    b = gemm.aligned_rows(n, length, np.empty(0, dtype))
+    a[:, :length] = rng.standard_normal((m, length))
+    b[:, :length] = rng.standard_normal((n, length))
+    c = rng.standard_normal((m, n + 3)).astype(dtype)
+    want = c.copy()
+    want[:, 3:] += a @ b.T
+    gemm.dot_rows(a, b, c, 3)
+    np.testing.assert_allclose(c, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_aligned_rows_are_zero_padded_and_aligned(dtype):
+    rows = gemm.aligned_rows(5, 17, np.empty(0, dtype))
+    assert rows.shape == (5, 32) and rows.dtype == dtype and rows.flags.c_contiguous
+    assert rows.ctypes.data % 64 == 0 and not rows.any()
+
+
+def test_matmul_nt_splits_rows_into_jobs():
+    rng = np.random.default_rng(0)
+    a = gemm.aligned_rows(100, 30, np.empty(0))
+    b = gemm.aligned_rows(9, 30, np.empty(0))
+    a[:, :30], b[:, :30] = rng.standard_normal((100, 30)), rng.standard_normal((9, 30))
+    c = np.full((100, 9), np.nan)
+    gemm.matmul_nt(a, b, c)
+    np.testing.assert_allclose(c, a @ b.T, rtol=1e-12)
