@@ -288,13 +288,18 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
     w2 = w4.reshape(n_out, -1)
     args = (k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
 
+    grad_b = grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype)
+    (top, left), (bottom, right) = geo.pad_before, geo.pad_after
+
     if _is_fully_connected(xp, w4, geo, groups):
+        delta = grad.reshape(n_batch, n_out)
         with threads_for(grad.size * w2.shape[1]):
-            grad_xp = matmul_nt(grad.reshape(n_batch, n_out), w2.T).reshape(xp.shape)
-            grad_w = matmul_nt(grad.reshape(n_batch, n_out).T, xp.reshape(n_batch, -1).T).reshape(w4.shape)
-        (top, left), (bottom, right) = geo.pad_before, geo.pad_after
-        grad_x = grad_xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
-        return _backward_result(spatial, grad_x, grad_w, grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype))
+            grad_w = matmul_nt(delta.T, xp.reshape(n_batch, -1).T).reshape(w4.shape)
+            grad_x = None
+            if input_grad:
+                grad_xp = matmul_nt(delta, w2.T).reshape(xp.shape)
+                grad_x = grad_xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
+        return _backward_result(spatial, grad_x, grad_w, grad_b)
 
     with threads_for(grad.size * w2.shape[1]):
         grad_x = None
@@ -307,7 +312,6 @@ def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, group
         _kernels.conv2d_backward_weight(grad, xp, partial, *args)
 
     grad_w = partial.sum(axis=0, dtype=np.float64).transpose(0, 2, 1).astype(w4.dtype).reshape(w4.shape)
-    grad_b = grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype)
     return _backward_result(spatial, grad_x, grad_w, grad_b)
 
 

@@ -242,6 +242,7 @@ def test_fully_connected_convolution_matches_reference(xs, ws, padding, dilation
 
 @pytest.mark.parametrize("op, x_shape, w_shape", [
     (F.conv2d_backward, (4, 3, 9, 9), (5, 3, 3, 3)),
+    (F.conv2d_backward, (4, 3, 3, 3), (5, 3, 3, 3)),  # fully connected: a matrix product
     (F.conv1d_backward, (4, 3, 9), (5, 3, 3)),
 ])
 def test_input_grad_false_skips_only_the_input_gradient(op, x_shape, w_shape):
