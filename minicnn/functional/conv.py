@@ -37,6 +37,8 @@ __all__ = [
 
 _Geometry = namedtuple("_Geometry", "stride dilation pad_before pad_after out_size")
 
+_IN_PLACE_FEW_FILTERS = 6  # read windows in place for fewer filters than this (one block of the product),
+_IN_PLACE_MAX_FILTERS = 32  # or up to this many when a kernel row is whole vectors (kW*C a multiple of 16)
 _DIRECT_MAX_TAPS = 64  # stride-1 filters with at most this many taps (C/groups*kH*kW) skip unfolding
 _FULL_CORRELATION_WASTE = 2.0  # the input may have up to this many times the output's cells
 
@@ -205,6 +207,16 @@ def _is_fully_connected(xp, w4, geo, groups):
     return groups == 1 and geo.dilation == (1, 1) and xp.shape[2:] == w4.shape[2:]
 
 
+def _windows_in_place(n_channels, k_per_group, k_w, dilation_w, groups):
+    """Whether the forward kernel reads windows where they lie instead of copying them out (measured on
+    LeNet, ResNet and VGG layers): only possible if a kernel row is one contiguous run of kW*C numbers (one
+    group, no horizontal dilation); worth it if few filters share the cost of the copies."""
+    if groups != 1 or dilation_w != 1:
+        return False
+    whole_vectors = (k_w * n_channels) % _gemm._LANES == 0
+    return k_per_group < _IN_PLACE_FEW_FILTERS or (whole_vectors and k_per_group <= _IN_PLACE_MAX_FILTERS)
+
+
 def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
     x4, w4, bias, geo = _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups)
     (n_batch, n_channels), (n_out, _, k_h, k_w) = x4.shape[:2], w4.shape
@@ -222,7 +234,8 @@ def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
         with threads_for(out.size * w4[0].size):
             xh = _channels_last(x4, geo.pad_before, geo.pad_after)
             _kernels.conv2d_forward(xh, n_channels, _taps_last(w4), bias, out, k_h, k_w, *geo.out_size,
-                                    *geo.stride, *geo.dilation, groups)
+                                    *geo.stride, *geo.dilation, groups,
+                                    _windows_in_place(n_channels, n_out // groups, k_w, geo.dilation[1], groups))
     out = out.reshape((n_batch, n_out) + geo.out_size)
     return out[:, :, 0, :] if spatial == 1 else out
 
@@ -252,7 +265,8 @@ def _grad_input_as_full_correlation(grad, w4, x_shape, geo, groups):
                  .transpose(0, 2, 1, 3, 4).reshape(n_channels, k_per_group, k_h, k_w))
     grad_x = np.empty((n_batch, n_channels, height * width), dtype=grad.dtype)
     _kernels.conv2d_forward(delta, n_out, _taps_last(w_flipped), np.zeros(n_channels, grad.dtype), grad_x,
-                            k_h, k_w, height, width, 1, 1, d_h, d_w, groups)
+                            k_h, k_w, height, width, 1, 1, d_h, d_w, groups,
+                            _windows_in_place(n_out, c_per_group, k_w, d_w, groups))
     return grad_x.reshape(x_shape)
 
 

@@ -32,7 +32,7 @@ where a prime marks a length padded with zeros by `gemm.aligned_rows` (a multipl
 import numpy as np
 from numba import njit, prange
 
-from minicnn.kernels.gemm import aligned_rows, dot_rows, padded_length
+from minicnn.kernels.gemm import _REASSOC, _dot, aligned_rows, dot_rows, padded_length
 
 _SLAB_FLOATS = 1 << 15  # unfolded windows per slab: about this many numbers (128 KB in float32)
 _WEIGHT_SLAB = 512  # output positions per slab for the weight gradient, whose sums run along p
@@ -132,22 +132,113 @@ def _unfold_columns(xp, n, c0, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col, b
                     dst[ow] = src[ow * sw]
 
 
+@njit(fastmath=_REASSOC, cache=True)
+def _dot_windows(w, xh, n, p0, p1, k_h, run, n_ch, out_w, sh, sw, dh, out):
+    """out[k, p] += sum_i dot(w[k, i*run:(i+1)*run], the window's kernel row i) for p in [p0, p1): `dot_rows`
+    with the windows read where they lie (implicit im2col). With one group and no horizontal dilation, kernel
+    row i of the window at (oh, ow) is one contiguous run of kW*C numbers of xh, starting at
+    xh[n, oh*sh + i*dh, ow*sw*C]. The 6 x 4 blocks keep their 24 sums across the kH runs."""
+    m = w.shape[0]
+    m6, p4 = m - m % 6, p0 + (p1 - p0) // 4 * 4
+    zero = xh.dtype.type(0)
+    step = sw * n_ch
+    for k in range(0, m6, 6):
+        for p in range(p0, p4, 4):
+            r0, c0 = (p + 0) // out_w * sh, (p + 0) % out_w * step
+            r1, c1 = (p + 1) // out_w * sh, (p + 1) % out_w * step
+            r2, c2 = (p + 2) // out_w * sh, (p + 2) % out_w * step
+            r3, c3 = (p + 3) // out_w * sh, (p + 3) % out_w * step
+            s00 = s01 = s02 = s03 = zero
+            s10 = s11 = s12 = s13 = zero
+            s20 = s21 = s22 = s23 = zero
+            s30 = s31 = s32 = s33 = zero
+            s40 = s41 = s42 = s43 = zero
+            s50 = s51 = s52 = s53 = zero
+            for i in range(k_h):
+                seg = i * run
+                a_0 = w[k + 0, seg:seg + run]
+                a_1 = w[k + 1, seg:seg + run]
+                a_2 = w[k + 2, seg:seg + run]
+                a_3 = w[k + 3, seg:seg + run]
+                a_4 = w[k + 4, seg:seg + run]
+                a_5 = w[k + 5, seg:seg + run]
+                b0 = xh[n, r0 + i * dh, c0:c0 + run]
+                b1 = xh[n, r1 + i * dh, c1:c1 + run]
+                b2 = xh[n, r2 + i * dh, c2:c2 + run]
+                b3 = xh[n, r3 + i * dh, c3:c3 + run]
+                for l in range(run):
+                    v0, v1, v2, v3 = b0[l], b1[l], b2[l], b3[l]
+                    u = a_0[l]
+                    s00 += u * v0; s01 += u * v1; s02 += u * v2; s03 += u * v3
+                    u = a_1[l]
+                    s10 += u * v0; s11 += u * v1; s12 += u * v2; s13 += u * v3
+                    u = a_2[l]
+                    s20 += u * v0; s21 += u * v1; s22 += u * v2; s23 += u * v3
+                    u = a_3[l]
+                    s30 += u * v0; s31 += u * v1; s32 += u * v2; s33 += u * v3
+                    u = a_4[l]
+                    s40 += u * v0; s41 += u * v1; s42 += u * v2; s43 += u * v3
+                    u = a_5[l]
+                    s50 += u * v0; s51 += u * v1; s52 += u * v2; s53 += u * v3
+            out[k + 0, p + 0] += s00; out[k + 0, p + 1] += s01; out[k + 0, p + 2] += s02; out[k + 0, p + 3] += s03
+            out[k + 1, p + 0] += s10; out[k + 1, p + 1] += s11; out[k + 1, p + 2] += s12; out[k + 1, p + 3] += s13
+            out[k + 2, p + 0] += s20; out[k + 2, p + 1] += s21; out[k + 2, p + 2] += s22; out[k + 2, p + 3] += s23
+            out[k + 3, p + 0] += s30; out[k + 3, p + 1] += s31; out[k + 3, p + 2] += s32; out[k + 3, p + 3] += s33
+            out[k + 4, p + 0] += s40; out[k + 4, p + 1] += s41; out[k + 4, p + 2] += s42; out[k + 4, p + 3] += s43
+            out[k + 5, p + 0] += s50; out[k + 5, p + 1] += s51; out[k + 5, p + 2] += s52; out[k + 5, p + 3] += s53
+        for p in range(p4, p1):
+            for kk in range(k, k + 6):
+                out[kk, p] += _dot_window(w[kk], xh, n, p, k_h, run, out_w, sh, step, dh)
+    for kk in range(m6, m):  # leftover filters: blocks of 1 by 4
+        for p in range(p0, p4, 4):
+            r0, c0 = p // out_w * sh, p % out_w * step
+            r1, c1 = (p + 1) // out_w * sh, (p + 1) % out_w * step
+            r2, c2 = (p + 2) // out_w * sh, (p + 2) % out_w * step
+            r3, c3 = (p + 3) // out_w * sh, (p + 3) % out_w * step
+            s0 = s1 = s2 = s3 = zero
+            for i in range(k_h):
+                a_i = w[kk, i * run:(i + 1) * run]
+                b0, b1 = xh[n, r0 + i * dh, c0:c0 + run], xh[n, r1 + i * dh, c1:c1 + run]
+                b2, b3 = xh[n, r2 + i * dh, c2:c2 + run], xh[n, r3 + i * dh, c3:c3 + run]
+                for l in range(run):
+                    u = a_i[l]
+                    s0 += u * b0[l]; s1 += u * b1[l]; s2 += u * b2[l]; s3 += u * b3[l]
+            out[kk, p] += s0; out[kk, p + 1] += s1; out[kk, p + 2] += s2; out[kk, p + 3] += s3
+        for p in range(p4, p1):
+            out[kk, p] += _dot_window(w[kk], xh, n, p, k_h, run, out_w, sh, step, dh)
+
+
+@njit(fastmath=_REASSOC, cache=True)
+def _dot_window(w_row, xh, n, p, k_h, run, out_w, sh, step, dh):
+    """One filter times one window, read in place (the leftovers of `_dot_windows`)."""
+    r, c = p // out_w * sh, p % out_w * step
+    total = xh.dtype.type(0)
+    for i in range(k_h):
+        total += _dot(w_row[i * run:(i + 1) * run], xh[n, r + i * dh, c:c + run])
+    return total
+
+
 @njit(parallel=True, cache=True)
-def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups, in_place):
     """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job.
 
-    xh is channels-last; w is (K, Q) padded with zeros to `aligned_rows`' row length.
+    xh is channels-last; w is (K, Q) padded with zeros to `aligned_rows`' row length. With ``in_place``
+    (only for groups == 1 and dw == 1) the windows are read where they lie (`_dot_windows`), else copied out.
     """
     n_batch, n_out = xh.shape[0], w.shape[0]
     c_per_group, k_per_group, p_len = n_ch // groups, n_out // groups, out_h * out_w
     q_len = c_per_group * k_h * k_w
     slab = _slab_len(q_len, p_len)
+    run = k_w * n_ch
     for job in prange(n_batch * groups):
         n, g = job // groups, job % groups
         k0 = g * k_per_group
         w_g, out_g = w[k0:k0 + k_per_group], out[n, k0:k0 + k_per_group]
         for kk in range(k_per_group):
             out_g[kk, :] = bias[k0 + kk]
+        if in_place:
+            _dot_windows(w_g, xh, n, 0, p_len, k_h, run, n_ch, out_w, sh, sw, dh, out_g)
+            continue
         win = aligned_rows(slab, q_len, xh)  # the padding columns stay zero
         for p0 in range(0, p_len, slab):
             p1 = min(p_len, p0 + slab)

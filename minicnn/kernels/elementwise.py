@@ -1,4 +1,4 @@
-"""numba kernels for elementwise gradients that numpy computes slowly (np.where with a scalar is ~15x slower)."""
+"""numba kernels for elementwise operations that numpy computes slowly (np.where with a scalar: ~15x, np.maximum: ~3x)."""
 from numba import njit
 
 
@@ -9,3 +9,12 @@ def relu_backward(grad_out, x, grad_x):
     zero = out.dtype.type(0)
     for i in range(out.shape[0]):
         out[i] = g[i] if v[i] > 0 else zero
+
+
+@njit(cache=True)
+def relu(x, y):
+    """y = max(x, 0), with nan kept as nan (as np.maximum and PyTorch do)."""
+    v, out = x.ravel(), y.ravel()
+    zero = out.dtype.type(0)
+    for i in range(out.shape[0]):
+        out[i] = zero if v[i] <= 0 else v[i]

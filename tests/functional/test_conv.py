@@ -197,7 +197,9 @@ def test_conv1d_matches_reference(case):
 
 
 ROUTES = {  # name: (module constant, value) that forces one way of computing a convolution
-    "forward by unfolding": ("_DIRECT_MAX_TAPS", 0),
+    "forward by unfolding, windows copied out": ("_DIRECT_MAX_TAPS", 0, "_IN_PLACE_FEW_FILTERS", 0,
+                                                 "_IN_PLACE_MAX_FILTERS", 0),
+    "forward by unfolding, windows read in place": ("_DIRECT_MAX_TAPS", 0, "_IN_PLACE_FEW_FILTERS", 10**9),
     "stride-1 forward without unfolding": ("_DIRECT_MAX_TAPS", 10**9),
     "grad input by folding windows": ("_FULL_CORRELATION_WASTE", 0.0),
     "grad input as a full correlation": ("_FULL_CORRELATION_WASTE", 1e9),
@@ -212,7 +214,9 @@ def test_every_route_matches_reference(monkeypatch, route, case):
     with the readable loops (a route that does not apply falls back to one that does)."""
     from minicnn.functional import conv as conv_module
 
-    monkeypatch.setattr(conv_module, *ROUTES[route])
+    settings_ = ROUTES[route]
+    for name, value in zip(settings_[::2], settings_[1::2]):
+        monkeypatch.setattr(conv_module, name, value)
     x, w, b = make_inputs(case)
     tol = TOL[case["dtype"]]
     np.testing.assert_allclose(F.conv2d(x, w, b, **conv_args(case)), R.conv2d(x, w, b, **conv_args(case)), **tol)
