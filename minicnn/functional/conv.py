@@ -37,8 +37,7 @@ __all__ = [
 
 _Geometry = namedtuple("_Geometry", "stride dilation pad_before pad_after out_size")
 
-_IN_PLACE_FEW_FILTERS = 6  # read windows in place for fewer filters than this (one block of the product),
-_IN_PLACE_MAX_FILTERS = 32  # or up to this many when a kernel row is whole vectors (kW*C a multiple of 16)
+_IN_PLACE_MAX_FILTERS = 8  # up to this many filters, the forward kernel reads windows in place
 _DIRECT_MAX_TAPS = 64  # stride-1 filters with at most this many taps (C/groups*kH*kW) skip unfolding
 _FULL_CORRELATION_WASTE = 2.0  # the input may have up to this many times the output's cells
 
@@ -207,14 +206,30 @@ def _is_fully_connected(xp, w4, geo, groups):
     return groups == 1 and geo.dilation == (1, 1) and xp.shape[2:] == w4.shape[2:]
 
 
-def _windows_in_place(n_channels, k_per_group, k_w, dilation_w, groups):
-    """Whether the forward kernel reads windows where they lie instead of copying them out (measured on
-    LeNet, ResNet and VGG layers): only possible if a kernel row is one contiguous run of kW*C numbers (one
-    group, no horizontal dilation); worth it if few filters share the cost of the copies."""
-    if groups != 1 or dilation_w != 1:
-        return False
-    whole_vectors = (k_w * n_channels) % _gemm._LANES == 0
-    return k_per_group < _IN_PLACE_FEW_FILTERS or (whole_vectors and k_per_group <= _IN_PLACE_MAX_FILTERS)
+def _unfolding_forward(x4, w4, bias, out, before, after, out_size, stride, dilation, groups):
+    """Run the unfolding forward kernel on x4 (N, C, H, W) padded by `before`/`after`, into out (N, K, P).
+
+    With one group, no horizontal dilation and few filters (measured on LeNet, ResNet and VGG: up to
+    _IN_PLACE_MAX_FILTERS), windows are read where they lie: kernel row i of a window is one contiguous
+    run of kW*C numbers of the channels-last input. The run is read as a whole number of vectors; the
+    input gets enough extra zero columns on the right for the overhang and the weights zeros to match.
+    Otherwise the windows are copied out, which pays off when many filters share the copies.
+    """
+    n_channels = x4.shape[1]
+    n_out, _, k_h, k_w = w4.shape
+    in_place = groups == 1 and dilation[1] == 1 and n_out <= _IN_PLACE_MAX_FILTERS
+    run = k_w * n_channels
+    run_padded = _gemm.padded_length(run) if in_place else run
+    if in_place:
+        overhang = -(-(run_padded - run) // n_channels)  # whole zero pixels on the right
+        after = (after[0], after[1] + overhang)
+        w_rows = _gemm.aligned_rows(n_out, k_h * run_padded, w4)
+        w_rows.reshape(n_out, k_h, run_padded)[:, :, :run] = w4.transpose(0, 2, 3, 1).reshape(n_out, k_h, run)
+    else:
+        w_rows = _taps_last(w4)
+    xh = _channels_last(x4, before, after)
+    _kernels.conv2d_forward(xh, n_channels, w_rows, bias, out, k_h, k_w, *out_size, *stride, *dilation, groups,
+                            in_place, run_padded)
 
 
 def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
@@ -232,10 +247,8 @@ def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
     else:
         out = np.empty((n_batch, n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
         with threads_for(out.size * w4[0].size):
-            xh = _channels_last(x4, geo.pad_before, geo.pad_after)
-            _kernels.conv2d_forward(xh, n_channels, _taps_last(w4), bias, out, k_h, k_w, *geo.out_size,
-                                    *geo.stride, *geo.dilation, groups,
-                                    _windows_in_place(n_channels, n_out // groups, k_w, geo.dilation[1], groups))
+            _unfolding_forward(x4, w4, bias, out, geo.pad_before, geo.pad_after, geo.out_size, geo.stride,
+                               geo.dilation, groups)
     out = out.reshape((n_batch, n_out) + geo.out_size)
     return out[:, :, 0, :] if spatial == 1 else out
 
@@ -260,13 +273,11 @@ def _grad_input_as_full_correlation(grad, w4, x_shape, geo, groups):
     n_batch, n_out = grad.shape[:2]
     n_channels, height, width = x_shape[1:]
     k_per_group, c_per_group = n_out // groups, n_channels // groups
-    delta = _channels_last(grad.reshape((n_batch, n_out) + geo.out_size), before, after)
     w_flipped = (w4[:, :, ::-1, ::-1].reshape(groups, k_per_group, c_per_group, k_h, k_w)
                  .transpose(0, 2, 1, 3, 4).reshape(n_channels, k_per_group, k_h, k_w))
     grad_x = np.empty((n_batch, n_channels, height * width), dtype=grad.dtype)
-    _kernels.conv2d_forward(delta, n_out, _taps_last(w_flipped), np.zeros(n_channels, grad.dtype), grad_x,
-                            k_h, k_w, height, width, 1, 1, d_h, d_w, groups,
-                            _windows_in_place(n_out, c_per_group, k_w, d_w, groups))
+    _unfolding_forward(grad.reshape((n_batch, n_out) + geo.out_size), w_flipped, np.zeros(n_channels, grad.dtype),
+                       grad_x, before, after, (height, width), (1, 1), geo.dilation, groups)
     return grad_x.reshape(x_shape)
 
 

@@ -132,6 +132,25 @@ def _unfold_columns(xp, n, c0, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col, b
                     dst[ow] = src[ow * sw]
 
 
+@njit(cache=True)
+def _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, dh, dw, col, base):
+    """`_unfold_columns` for stride 1 with rows of the padded pitch Wp: tap (c, i, j)'s column over output
+    rows [oh0, oh1) is the run of xp[n, c0 + c] starting at row oh0 + i*dh, column j*dw, copied in one piece.
+    The last (kW - 1)*dw places, past the end of the plane for the last tap, are set to zero."""
+    width = xp.shape[3]
+    length = (oh1 - oh0) * width
+    for q in range(col.shape[0]):
+        j = q % k_w
+        i = (q // k_w) % k_h
+        plane = xp[n, c0 + q // (k_w * k_h)].ravel()
+        start = (oh0 + i * dh) * width + j * dw
+        run = length - (k_w - 1) * dw
+        dst, src = col[q, base:base + run], plane[start:start + run]
+        for t in range(run):
+            dst[t] = src[t]
+        col[q, base + run:base + length] = 0.0
+
+
 @njit(fastmath=_REASSOC, cache=True)
 def _dot_windows(w, xh, n, p0, p1, k_h, run, n_ch, out_w, sh, sw, dh, out):
     """out[k, p] += sum_i dot(w[k, i*run:(i+1)*run], the window's kernel row i) for p in [p0, p1): `dot_rows`
@@ -219,17 +238,17 @@ def _dot_window(w_row, xh, n, p, k_h, run, out_w, sh, step, dh):
 
 
 @njit(parallel=True, cache=True)
-def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups, in_place):
+def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups, in_place, run):
     """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job.
 
-    xh is channels-last; w is (K, Q) padded with zeros to `aligned_rows`' row length. With ``in_place``
-    (only for groups == 1 and dw == 1) the windows are read where they lie (`_dot_windows`), else copied out.
+    xh is channels-last. Windows are copied out, w being (K, Q) padded with zeros to `aligned_rows`' row
+    length; or, with ``in_place`` (groups == 1 and dw == 1 only), read where they lie (`_dot_windows`) as kH
+    runs of ``run`` numbers (kW*C rounded up to whole vectors), w being (K, kH*run) with zeros to match.
     """
     n_batch, n_out = xh.shape[0], w.shape[0]
     c_per_group, k_per_group, p_len = n_ch // groups, n_out // groups, out_h * out_w
     q_len = c_per_group * k_h * k_w
     slab = _slab_len(q_len, p_len)
-    run = k_w * n_ch
     for job in prange(n_batch * groups):
         n, g = job // groups, job % groups
         k0 = g * k_per_group
@@ -314,13 +333,19 @@ def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh
     The sums run along p, so slabs are long (whole output rows, about _WEIGHT_SLAB positions). The caller
     adds the chunks' partial sums in order (in float64) and transposes (Q, Kg) to (Kg, Q).
     """
-    n_batch = xp.shape[0]
+    n_batch, width = xp.shape[0], xp.shape[3]
     _, _, q_len, k_per_group = partial.shape
     c_per_group, p_len = q_len // (k_h * k_w), out_h * out_w
     chunk, n_chunks = chunk_layout(n_batch)
-    rows = min(out_h, max(1, _WEIGHT_SLAB // out_w))  # a slab is whole output rows of one sample,
-    samples = max(1, _WEIGHT_SLAB // p_len) if rows == out_h else 1  # or whole small samples side by side
-    longest = padded_length(samples * rows * out_w)
+    # With stride 1 (both ways), output rows are laid out with the padded input's pitch Wp ("wide"): a tap's column
+    # is then one contiguous run of the input plane, copied in one piece; the errors get zeros in the Wp - OW
+    # extra places, so those products vanish (unless the input holds inf or nan, which already makes the
+    # outputs non-finite).
+    wide = sh == 1 and sw == 1
+    row_len = width if wide else out_w
+    rows = min(out_h, max(1, _WEIGHT_SLAB // row_len))  # a slab is whole output rows of one sample,
+    samples = max(1, _WEIGHT_SLAB // (out_h * row_len)) if rows == out_h else 1  # or small samples side by side
+    longest = padded_length(samples * rows * row_len)
     for job in prange(n_chunks * groups):
         g, ci = job % groups, job // groups
         k0 = g * k_per_group
@@ -332,7 +357,7 @@ def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh
             n1 = min(n_batch, (ci + 1) * chunk, n0 + samples)
             for oh0 in range(0, out_h, rows):
                 oh1 = min(out_h, oh0 + rows)
-                p0, m_one = oh0 * out_w, (oh1 - oh0) * out_w
+                m_one = (oh1 - oh0) * row_len
                 m = (n1 - n0) * m_one
                 pitch = padded_length(m)  # rows stay 64-byte aligned; the tail [m, pitch) must be zero
                 col = col_buffer[:q_len * pitch].reshape((q_len, pitch))
@@ -340,8 +365,16 @@ def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh
                 for n in range(n0, n1):
                     base = (n - n0) * m_one
                     for kk in range(k_per_group):
-                        delta[kk, base:base + m_one] = grad[n, k0 + kk, p0:p0 + m_one]
-                    _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col, base)
+                        src = grad[n, k0 + kk]
+                        for oh in range(oh0, oh1):
+                            at = base + (oh - oh0) * row_len
+                            delta[kk, at:at + out_w] = src[oh * out_w:(oh + 1) * out_w]
+                            delta[kk, at + out_w:at + row_len] = 0.0
+                    if wide:
+                        _unfold_columns_wide(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, dh, dw, col, base)
+                    else:
+                        _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col,
+                                        base)
                 for kk in range(k_per_group):
                     delta[kk, m:] = 0.0
                 for q in range(q_len):

@@ -197,9 +197,8 @@ def test_conv1d_matches_reference(case):
 
 
 ROUTES = {  # name: (module constant, value) that forces one way of computing a convolution
-    "forward by unfolding, windows copied out": ("_DIRECT_MAX_TAPS", 0, "_IN_PLACE_FEW_FILTERS", 0,
-                                                 "_IN_PLACE_MAX_FILTERS", 0),
-    "forward by unfolding, windows read in place": ("_DIRECT_MAX_TAPS", 0, "_IN_PLACE_FEW_FILTERS", 10**9),
+    "forward by unfolding, windows copied out": ("_DIRECT_MAX_TAPS", 0, "_IN_PLACE_MAX_FILTERS", 0),
+    "forward by unfolding, windows read in place": ("_DIRECT_MAX_TAPS", 0, "_IN_PLACE_MAX_FILTERS", 10**9),
     "stride-1 forward without unfolding": ("_DIRECT_MAX_TAPS", 10**9),
     "grad input by folding windows": ("_FULL_CORRELATION_WASTE", 0.0),
     "grad input as a full correlation": ("_FULL_CORRELATION_WASTE", 1e9),
