@@ -33,9 +33,13 @@ def main():
         y, indices = F.max_pool2d(x, 2, return_indices=True)
         F.max_pool2d_backward(y, x, 2, indices=indices)
         F.avg_pool2d_backward(F.avg_pool2d(F.max_pool2d(x, 2), 1), F.max_pool2d(x, 2), 1)
-        F.relu_backward(x, x)
+        F.relu_backward(F.relu(x), x)
+        stats = np.zeros(2, dtype), np.ones(2, dtype)
+        for training in (True, False):
+            F.batch_norm_backward(F.batch_norm(x, *stats, training=training), x, None, *stats, training=training)
         other = time.perf_counter() - t
-        print(f"{np.dtype(dtype).name}: convolution and linear kernels {conv:.2f} s, pooling and relu {other:.2f} s")
+        print(f"{np.dtype(dtype).name}: convolution and linear kernels {conv:.2f} s, "
+              f"pooling, relu and batch norm {other:.2f} s")
     print(f"all kernels: {time.perf_counter() - total:.2f} s (import + all: {time.perf_counter() - start:.2f} s)")
 
 

@@ -16,24 +16,42 @@ import numbers
 import numpy as np
 
 from minicnn.functional._checks import as_float_array, same_dtype
+from minicnn.functional._threads import threads_for
+from minicnn.kernels import normalization as _kernels
 
 __all__ = ["batch_norm", "batch_norm_backward", "local_response_norm", "local_response_norm_backward"]
 
 
-def _channel_axes(op, x):
+def _expect_channels(op, x):
     if x.ndim < 2:
         raise ValueError(f"{op}: expected x of shape (N, C), (N, C, L) or (N, C, H, W); got {x.shape}")
-    return (0,) + tuple(range(2, x.ndim))
 
 
-def _per_channel(a, x):
-    """Shape a (C,) vector to broadcast against x (N, C, ...)."""
-    return a.reshape((1, -1) + (1,) * (x.ndim - 2))
+def _rows(a):
+    """(N, C, ...) as a contiguous (N, C, S) view for the kernels."""
+    return np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1], -1)
+
+
+def _moments(x):
+    """Per-channel mean and biased variance of x, in float64."""
+    mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
+    with threads_for(x.size):
+        _kernels.channel_moments(_rows(x), mean, var)
+    return mean, var
+
+
+def _affine(x, centre, scale, shift):
+    """(x - centre) * scale + shift per channel, in x's dtype."""
+    y = np.empty(x.shape, dtype=x.dtype)
+    cast = [np.ascontiguousarray(a, dtype=x.dtype) for a in (centre, scale, shift)]
+    with threads_for(x.size):
+        _kernels.affine(_rows(x), *cast, y.reshape(_rows(x).shape))
+    return y
 
 
 def _check_bn(op, x, running_mean, running_var, weight, bias):
     x = as_float_array("x", op, x)
-    axes = _channel_axes(op, x)
+    _expect_channels(op, x)
     n_chan = x.shape[1]
     named = dict(running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     for name, value in named.items():
@@ -43,7 +61,7 @@ def _check_bn(op, x, running_mean, running_var, weight, bias):
                 raise ValueError(f"{op}: {name} must have shape ({n_chan},), one per channel of x {x.shape}; "
                                  f"got {value.shape}")
     same_dtype(op, x=x, **{k: v for k, v in named.items() if v is not None})
-    return x, axes
+    return x
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -73,28 +91,26 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     >>> rm, rv   # moved 10% of the way to mean 2 and unbiased variance 2
     (array([0.2]), array([1.1]))
     """
-    x, axes = _check_bn("batch_norm", x, running_mean, running_var, weight, bias)
+    x = _check_bn("batch_norm", x, running_mean, running_var, weight, bias)
     if training:
         count = x.size // x.shape[1]
         if count < 2:
             raise ValueError(f"batch_norm: training needs more than 1 value per channel, got x {x.shape}")
-        mean, var = x.mean(axis=axes), x.var(axis=axes)
+        mean, var = _moments(x)
         if running_mean is not None:
             running_mean *= 1 - momentum
-            running_mean += momentum * mean
+            running_mean += (momentum * mean).astype(running_mean.dtype)
         if running_var is not None:
             running_var *= 1 - momentum
-            running_var += momentum * var * count / (count - 1)
+            running_var += (momentum * var * count / (count - 1)).astype(running_var.dtype)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
-        mean, var = running_mean, running_var
-    y = (x - _per_channel(mean, x)) / np.sqrt(_per_channel(var, x) + eps)
+        mean, var = np.asarray(running_mean, np.float64), np.asarray(running_var, np.float64)
+    scale = 1.0 / np.sqrt(var + eps)
     if weight is not None:
-        y = y * _per_channel(weight, x)
-    if bias is not None:
-        y = y + _per_channel(bias, x)
-    return y.astype(x.dtype, copy=False)
+        scale = scale * weight
+    return _affine(x, mean, scale, np.zeros_like(scale) if bias is None else bias)
 
 
 def batch_norm_backward(grad_out, x, weight=None, running_mean=None, running_var=None, training=True, eps=1e-5):
@@ -111,31 +127,33 @@ def batch_norm_backward(grad_out, x, weight=None, running_mean=None, running_var
     statistics are constants and :math:`\partial L/\partial x = g / \sqrt{\sigma^2_{run} + \epsilon}`.
     :math:`\partial L/\partial\gamma = \sum \delta \hat x`, :math:`\partial L/\partial\beta = \sum \delta`.
     """
-    x, axes = _check_bn("batch_norm_backward", x, running_mean, running_var, weight, None)
+    x = _check_bn("batch_norm_backward", x, running_mean, running_var, weight, None)
     grad_out = as_float_array("grad_out", "batch_norm_backward", grad_out)
     same_dtype("batch_norm_backward", grad_out=grad_out, x=x)
     if grad_out.shape != x.shape:
         raise ValueError(f"batch_norm_backward: grad_out {grad_out.shape} must have the shape of x {x.shape}")
     if training:
-        mean, var = x.mean(axis=axes), x.var(axis=axes)
+        mean, var = _moments(x)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm_backward: evaluation mode needs running_mean and running_var")
-        mean, var = running_mean, running_var
-    inv_std = 1.0 / np.sqrt(_per_channel(var, x) + eps)
-    x_hat = (x - _per_channel(mean, x)) * inv_std
-    grad_weight = (grad_out * x_hat).sum(axis=axes)
-    grad_bias = grad_out.sum(axis=axes)
-    g = grad_out if weight is None else grad_out * _per_channel(weight, x)
+        mean, var = np.asarray(running_mean, np.float64), np.asarray(running_var, np.float64)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    scale = inv_std if weight is None else inv_std * weight
+    grad_rows, x_rows = _rows(grad_out), _rows(x)
+    sum_grad, sum_grad_x_hat = np.empty(x.shape[1]), np.empty(x.shape[1])
+    with threads_for(x.size):
+        _kernels.channel_grad_sums(grad_rows, x_rows, mean, inv_std, sum_grad, sum_grad_x_hat)
+    dtype = x.dtype
     if training:
         count = x.size // x.shape[1]
-        g_sum = _per_channel(g.sum(axis=axes), x)
-        gx_sum = _per_channel((g * x_hat).sum(axis=axes), x)
-        grad_x = inv_std / count * (count * g - g_sum - x_hat * gx_sum)
+        grad_x = np.empty(x.shape, dtype=dtype)
+        cast = [np.asarray(a, dtype=dtype) for a in (mean, inv_std, scale, sum_grad / count, sum_grad_x_hat / count)]
+        with threads_for(x.size):
+            _kernels.batch_norm_grad_input(grad_rows, x_rows, *cast, grad_x.reshape(x_rows.shape))
     else:
-        grad_x = g * inv_std
-    dtype = x.dtype
-    return grad_x.astype(dtype, copy=False), grad_weight.astype(dtype, copy=False), grad_bias.astype(dtype, copy=False)
+        grad_x = _affine(grad_out, np.zeros_like(scale), scale, np.zeros_like(scale))
+    return grad_x, sum_grad_x_hat.astype(dtype), sum_grad.astype(dtype)
 
 
 def _lrn_setup(op, x, size):

@@ -90,13 +90,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
     x, kernel, stride, padding, out_shape = _geometry("max_pool2d", x, kernel_size, stride, padding)
     out = np.empty(out_shape, dtype=x.dtype)
     xp = _pad(x, padding, -np.inf)
+    indices = np.empty(out_shape, dtype=np.int64)
     with threads_for(x.size * kernel[0] * kernel[1]):
-        if not return_indices:
-            _kernels.max_pool2d_forward(xp, out, *kernel, *stride)
-            return out
-        indices = np.empty(out_shape, dtype=np.int64)
         _kernels.max_pool2d_forward_indices(xp, out, indices, *kernel, *stride, *padding)
-    return out, indices
+    return (out, indices) if return_indices else out
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indices=None):

@@ -4,27 +4,8 @@ from numba import njit, prange
 
 
 @njit(parallel=True, cache=True)
-def max_pool2d_forward(xp, out, k_h, k_w, stride_h, stride_w):
-    """out[n, c, p, q] = max of the window; the first maximum in row-major order wins ties (as in PyTorch)."""
-    n_batch, n_chan = xp.shape[0], xp.shape[1]
-    out_h, out_w = out.shape[2], out.shape[3]
-    for job in prange(n_batch * n_chan):
-        plane = xp[job // n_chan, job % n_chan]
-        dst = out[job // n_chan, job % n_chan]
-        for p in range(out_h):
-            for q in range(out_w):
-                best = plane[p * stride_h, q * stride_w]
-                for i in range(k_h):
-                    for j in range(k_w):
-                        v = plane[p * stride_h + i, q * stride_w + j]
-                        if v > best or np.isnan(v):
-                            best = v
-                dst[p, q] = best
-
-
-@njit(parallel=True, cache=True)
 def max_pool2d_forward_indices(xp, out, indices, k_h, k_w, stride_h, stride_w, pad_h, pad_w):
-    """`max_pool2d_forward` that also records each maximum's flat index into the unpadded input plane.
+    """out[n, c, p, q] = max of the window, and indices[n, c, p, q] its flat index into the unpadded input plane.
 
     The arg-max is the first cell, in row-major order, holding the window's
     maximum, or the last nan if there is one: PyTorch's rule. Comparisons are
