@@ -2,7 +2,7 @@
 
 Not public API: `minicnn.functional.conv` validates, pads and reshapes, then calls these.
 
-Every kernel is im2col followed by a matrix product, done one sample and one
+The kernels are im2col followed by a matrix product, done one sample and one
 *slab* of output positions at a time, so the unfolded windows stay in cache and
 no full-batch column matrix is ever built. The products go through
 `minicnn.kernels.gemm.dot_rows`, which needs both factors laid out along the
@@ -18,6 +18,11 @@ sit side by side, so a window is kH contiguous runs instead of C*kH*kW tiny ones
 Windows and their weights use the tap order q = (i*kW + j)*Cg + c. The weight
 gradient reads columns (one tap over a slab of whole output rows) from the
 channels-first input and keeps PyTorch's order q = (c*kH + i)*kW + j.
+
+Two shortcuts skip the copies, chosen by `minicnn.functional.conv` from the shapes:
+with few filters the forward product reads windows where they lie in xh
+(`_dot_windows`), and stride-1 filters with few taps need no unfolding at all
+(`conv2d_forward_direct`: one multiply-add per tap over the shifted plane).
 
 Parallel jobs are samples (forward, grad input) or chunks of samples (grad
 weight). A chunk's size depends only on the batch size, never on the number of
