@@ -2,7 +2,7 @@
 
 - `minicnn.functional`: every op as forward and backward functions on numpy arrays (PyTorch names, NCHW),
   running on numba-compiled kernels (`minicnn.kernels`, internal);
-- `minicnn.reference`: the convolutions as short readable loops (teaching code and test oracle);
+- `minicnn.reference`: every op and optimizer step as short readable loops (teaching code and test oracle);
 - `minicnn.nn`, `minicnn.init`, `minicnn.optim`, `minicnn.train`, `minicnn.gradcheck`: layers with explicit
   backward passes, initialisation, optimizers, the training loop and numerical gradient checks;
 - `minicnn.data`: small datasets that work offline, preprocessing and augmentation;

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from minicnn import random as _random
+from minicnn.functional._checks import check_real, check_rng
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "xavier_uniform_", "xavier_normal_",
            "kaiming_uniform_", "kaiming_normal_"]
@@ -32,7 +33,11 @@ def _fans(array):
 
 
 def calculate_gain(nonlinearity, param=None):
-    """The factor by which a non-linearity shrinks the standard deviation, as torch.nn.init.calculate_gain."""
+    """The factor by which a non-linearity shrinks the standard deviation, as torch.nn.init.calculate_gain.
+
+    >>> round(calculate_gain("relu"), 4), round(calculate_gain("tanh"), 4)
+    (1.4142, 1.6667)
+    """
     if nonlinearity in ("linear", "conv1d", "conv2d", "sigmoid"):
         return 1.0
     if nonlinearity == "tanh":
@@ -47,25 +52,49 @@ def calculate_gain(nonlinearity, param=None):
 
 def _fill(tensor, values):
     array = _array(tensor)
+    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+        raise TypeError(f"init: expected a float ndarray or a Parameter to fill in place, got {type(tensor).__name__}"
+                        + (f" of dtype {array.dtype}" if isinstance(array, np.ndarray) else ""))
     array[...] = values
     return tensor
 
 
+def _generator(op, rng):
+    return _random.default_rng() if check_rng(op, "rng", rng) is None else rng
+
+
+def _fan(op, array, mode):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"{op}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    return _fans(array)[0 if mode == "fan_in" else 1]
+
+
 def uniform_(tensor, a=0.0, b=1.0, rng=None):
-    rng = _random.default_rng() if rng is None else rng
-    return _fill(tensor, rng.uniform(a, b, _array(tensor).shape))
+    """Fill with values drawn uniformly from [a, b).
+
+    >>> w = uniform_(np.empty(3), -1.0, 1.0, rng=np.random.default_rng(0))
+    >>> bool(np.all((-1 <= w) & (w < 1)))
+    True
+    """
+    a, b = check_real("uniform_", "a", a), check_real("uniform_", "b", b)
+    if a > b:
+        raise ValueError(f"uniform_: the interval [a, b) needs a <= b, got a={a:g}, b={b:g}")
+    return _fill(tensor, _generator("uniform_", rng).uniform(a, b, _array(tensor).shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, rng=None):
-    rng = _random.default_rng() if rng is None else rng
-    return _fill(tensor, rng.normal(mean, std, _array(tensor).shape))
+    """Fill with values drawn from the normal distribution N(mean, std^2)."""
+    mean, std = check_real("normal_", "mean", mean), check_real("normal_", "std", std, low=0)
+    return _fill(tensor, _generator("normal_", rng).normal(mean, std, _array(tensor).shape))
 
 
 def zeros_(tensor):
+    """Fill with zeros (biases, and batch norm's beta)."""
     return _fill(tensor, 0)
 
 
 def ones_(tensor):
+    """Fill with ones (batch norm's gamma)."""
     return _fill(tensor, 1)
 
 
@@ -84,12 +113,12 @@ def xavier_normal_(tensor, gain=1.0, rng=None):
 
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
     r"""He uniform: U(-b, b), :math:`b = \mathrm{gain}\sqrt{3/\mathrm{fan}}`; with ReLU, Var = 2/fan_in."""
-    fan = _fans(_array(tensor))[0 if mode == "fan_in" else 1]
+    fan = _fan("kaiming_uniform_", _array(tensor), mode)
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     return uniform_(tensor, -bound, bound, rng)
 
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
     r"""He normal: N(0, std^2), :math:`\mathrm{std} = \mathrm{gain}/\sqrt{\mathrm{fan}}` ("Xavier/2" for ReLU)."""
-    fan = _fans(_array(tensor))[0 if mode == "fan_in" else 1]
+    fan = _fan("kaiming_normal_", _array(tensor), mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), rng)

@@ -12,7 +12,9 @@ _rng = np.random.default_rng(0)
 
 
 def manual_seed(seed):
-    """Reset the global generator to `seed` (an int)."""
+    """Reset the global generator to `seed` (an int >= 0)."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"manual_seed: seed must be an int >= 0, got {seed!r}")
     global _rng
     _rng = np.random.default_rng(seed)
 

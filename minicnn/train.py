@@ -1,22 +1,30 @@
 """The training loop of the course: forward pass, loss, backward pass, update, over shuffled mini-batches.
 
+    x_train, x_val = x[:-500], x[-500:]              # a validation split carved from the training data
+    y_train, y_val = y[:-500], y[-500:]
     history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2),
-                  x_train, y_train, epochs=10, batch_size=100, validation=(x_test, y_test))
+                  x_train, y_train, epochs=10, batch_size=100, validation=(x_val, y_val))
     plotting.plot_history(history)
+    test_loss, test_acc = evaluate(model, nn.CrossEntropyLoss(), x_test, y_test)   # once, at the end
 
 Progress bars come from tqdm.auto: widgets in JupyterLab, text in a terminal.
 """
+import collections.abc
 import os
 import pathlib
+import struct
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
-from minicnn.data.loader import batches
-from minicnn.nn.module import _offers_input_grad
-from minicnn.optim import ReduceLROnPlateau
+from minicnn.data.loader import _check_pair, batches
+from minicnn.functional._checks import check_int
+from minicnn.nn.module import Module
+from minicnn.optim import Optimizer, ReduceLROnPlateau
 
-__all__ = ["fit", "evaluate", "accuracy", "save_checkpoint", "load_checkpoint"]
+__all__ = ["fit", "evaluate", "accuracy", "save_checkpoint", "load_checkpoint", "CheckpointError"]
 
 
 def _labels(y):
@@ -25,8 +33,51 @@ def _labels(y):
 
 
 def accuracy(scores, y):
-    """Fraction of rows whose highest score is the true class (y: labels, or one-hot rows)."""
-    return float(np.mean(np.asarray(scores).argmax(axis=1) == _labels(y)))
+    """Fraction of rows whose highest score is the true class (y: labels, or one-hot rows).
+
+    >>> accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]))
+    0.5
+    """
+    scores, y = np.asarray(scores), np.asarray(y)
+    if scores.ndim != 2:
+        raise ValueError(f"accuracy: scores must have 2 dimensions (samples, classes), got shape {scores.shape}")
+    if y.ndim not in (1, 2):
+        raise ValueError(f"accuracy: y must be labels (N,) or one-hot rows (N, classes), got shape {y.shape}")
+    if len(y) != len(scores):
+        raise ValueError(f"accuracy: scores has {len(scores)} rows but y has {len(y)} "
+                         f"(shapes {scores.shape} and {y.shape}); they must have the same first dimension")
+    if len(y) == 0:
+        raise ValueError("accuracy: no samples (scores and y are empty); the accuracy of nothing is undefined")
+    return float(np.mean(scores.argmax(axis=1) == _labels(y)))
+
+
+_ORDER = {"fit": "fit(model, loss_fn, optimizer, x, y, ...)", "evaluate": "evaluate(model, loss_fn, x, y)"}
+
+
+def _check_model(func, model):
+    from minicnn.nn.loss import CrossEntropyLoss, MSELoss
+
+    if not isinstance(model, Module):
+        raise TypeError(f"{func}: model must be a minicnn.nn.Module, got {type(model).__name__}")
+    if isinstance(model, (CrossEntropyLoss, MSELoss)):
+        raise TypeError(f"{func}: model is a loss ({type(model).__name__}), not a network; the order is "
+                        f"{_ORDER[func]}")
+
+
+def _check_loss_fn(func, loss_fn):
+    if not callable(loss_fn) or not callable(getattr(loss_fn, "backward", None)):
+        raise TypeError(f"{func}: loss_fn must be a loss module with forward and backward, e.g. nn.CrossEntropyLoss(), "
+                        f"got {type(loss_fn).__name__}")
+    if isinstance(loss_fn, Module) and any(True for _ in loss_fn.parameters()):
+        raise TypeError(f"{func}: loss_fn ({type(loss_fn).__name__}) has trainable parameters, so it looks like a "
+                        f"network, not a loss; the order is {_ORDER[func]}")
+
+
+def _check_data(func, x, y, what, x_name="x", y_name="y"):
+    x, y = _check_pair(func, x, y, x_name, y_name)
+    if len(x) == 0:
+        raise ValueError(f"{func}: the {what} is empty ({x_name} has shape {x.shape}); it needs at least one sample")
+    return x, y
 
 
 def evaluate(model, loss_fn, x, y, batch_size=256):
@@ -36,6 +87,10 @@ def evaluate(model, loss_fn, x, y, batch_size=256):
     -------
     (loss, accuracy) : (float, float)
     """
+    _check_model("evaluate", model)
+    _check_loss_fn("evaluate", loss_fn)
+    x, y = _check_data("evaluate", x, y, "evaluation set")
+    batch_size = check_int("evaluate", "batch_size", batch_size, 1)
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
@@ -49,22 +104,40 @@ def evaluate(model, loss_fn, x, y, batch_size=256):
     return total_loss / len(x), correct / len(x)
 
 
+def _check_validation(validation):
+    if validation is None:
+        return None
+    if isinstance(validation, np.ndarray) or not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        described = (f"an ndarray of shape {validation.shape}" if isinstance(validation, np.ndarray)
+                     else f"{type(validation).__name__}"
+                     + (f" of length {len(validation)}" if isinstance(validation, (tuple, list)) else ""))
+        raise TypeError(f"fit: validation must be a pair (x_val, y_val) of arrays, got {described}")
+    return _check_data("fit", validation[0], validation[1], "validation set", "validation x", "validation y")
+
+
 def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=None, scheduler=None, seed=0,
         progress=True):
     """Train `model` with mini-batch gradient descent and return the per-epoch history.
+
+    Hold out a validation split of the *training* data for `validation` (model selection and
+    the learning-rate schedule look at it), and touch the test set once, at the very end, with
+    `evaluate`: a test set consulted during training is no longer an unbiased estimate.
 
     Parameters
     ----------
     model : minicnn.nn.Module
     loss_fn : minicnn.nn.CrossEntropyLoss or MSELoss
     optimizer : minicnn.optim.Optimizer
+        Built on this model's parameters.
     x, y : ndarray
-        Training inputs (N, ...) and targets (labels (N,) or one-hot (N, classes)).
-    epochs, batch_size : int
+        Training inputs (N, ...) and targets (labels (N,) or one-hot (N, classes)); N >= 1.
+    epochs : int >= 0
+    batch_size : int >= 1
     validation : (x_val, y_val), optional
-        Evaluated after every epoch (the held-out set).
+        A held-out split of the training data, evaluated after every epoch (not the test set).
     scheduler : StepLR or ReduceLROnPlateau, optional
-        Stepped once per epoch; ReduceLROnPlateau watches the validation loss (else the training loss).
+        Stepped once per epoch; ReduceLROnPlateau is driven by the validation loss (by the training loss when
+        there is no validation set).
     seed : int
         Seeds the shuffling, so a run is repeatable.
     progress : bool
@@ -79,11 +152,39 @@ def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=Non
     ------
     FloatingPointError
         When the loss becomes NaN or infinite, naming the step and learning rate.
+
+    Examples
+    --------
+    ::
+
+        x_train, x_val, y_train, y_val = x[:-500], x[-500:], y[:-500], y[-500:]
+        history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                      x_train, y_train, epochs=10, batch_size=100, validation=(x_val, y_val))
+        test_loss, test_acc = evaluate(model, nn.CrossEntropyLoss(), x_test, y_test)
     """
     from tqdm.auto import tqdm
 
-    if len(x) != len(y):
-        raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
+    _check_model("fit", model)
+    _check_loss_fn("fit", loss_fn)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"fit: optimizer must be a minicnn.optim optimizer, e.g. optim.SGD(model.parameters(), "
+                        f"lr=0.1), got {type(optimizer).__name__}")
+    own = {id(p) for p in model.parameters()}
+    if own and not any(id(p) in own for p in optimizer.params):
+        raise ValueError(f"fit: the optimizer holds none of the model's parameters, so training would change "
+                         f"nothing (was it built for another model?); create it with "
+                         f"{type(optimizer).__name__}(model.parameters(), ...)")
+    x, y = _check_data("fit", x, y, "training set")
+    epochs = check_int("fit", "epochs", epochs, 0)
+    batch_size = check_int("fit", "batch_size", batch_size, 1)
+    validation = _check_validation(validation)
+    if scheduler is not None:
+        if not callable(getattr(scheduler, "step", None)):
+            raise TypeError(f"fit: scheduler must be a StepLR or ReduceLROnPlateau (or None), "
+                            f"got {type(scheduler).__name__}")
+        if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+            raise ValueError("fit: the scheduler adjusts a different optimizer than the one given to fit, so the "
+                             "learning rate would never change; build it on the same optimizer")
     rng = np.random.default_rng(seed)
     history = {"loss": [], "acc": [], "lr": []}
     if validation is not None:
@@ -91,8 +192,6 @@ def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=Non
     steps_per_epoch = -(-len(x) // batch_size)
     bar = tqdm(total=epochs * steps_per_epoch, desc="training", disable=not progress, leave=True)
     step = 0
-    # nobody uses the gradient with respect to the images: let the first layer skip it
-    backward_options = {"input_grad": False} if _offers_input_grad(model) else {}
     try:
         for epoch in range(epochs):
             model.train()
@@ -106,7 +205,8 @@ def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=Non
                         f"fit: the loss became {loss} at step {step} (epoch {epoch + 1}) with learning rate "
                         f"{optimizer.lr:g}; try a smaller learning rate or check the inputs for NaN")
                 optimizer.zero_grad()
-                model.backward(loss_fn.backward(), **backward_options)
+                # nobody uses the gradient with respect to the images: let the first layer skip it
+                model.backward(loss_fn.backward(), input_grad=False)
                 optimizer.step()
                 total_loss += loss * len(xb)
                 correct += int(np.sum(scores.argmax(axis=1) == _labels(yb)))
@@ -130,15 +230,54 @@ def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=Non
     return history
 
 
+class CheckpointError(ValueError):
+    """A file that is not a readable checkpoint: truncated, corrupted, or not an .npz archive of arrays."""
+
+
+def _check_path(func, path, order):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{func}: path must be a file path (str or pathlib.Path), got {type(path).__name__}; "
+                        f"the order is {order}")
+    return pathlib.Path(path)
+
+
 def save_checkpoint(path, model):
     """Write ``model.state_dict()`` to an .npz file atomically: a temporary file in the same folder, then a rename,
-    so an interrupted save never leaves a half-written checkpoint."""
-    path = pathlib.Path(path)
-    state = model.state_dict() if hasattr(model, "state_dict") else dict(model)
+    so an interrupted save never leaves a half-written checkpoint.
+
+    `model` is a Module or a state dict (a mapping of names to numeric arrays). Everything is checked before
+    anything is written: a non-numeric value (e.g. an object or complex array) raises TypeError naming its key.
+    """
+    path = _check_path("save_checkpoint", path, "save_checkpoint(path, model)")
+    if isinstance(model, Module):
+        state = model.state_dict()
+    elif isinstance(model, collections.abc.Mapping):
+        state = dict(model)
+    else:
+        raise TypeError(f"save_checkpoint: model must be a minicnn.nn.Module or a state dict (a mapping of names "
+                        f"to arrays), got {type(model).__name__}")
+    arrays = {}
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise TypeError(f"save_checkpoint: every key must be a str (a parameter name such as '0.weight'), "
+                            f"got {key!r} ({type(key).__name__})")
+        try:
+            array = np.asarray(value)
+        except ValueError as err:  # ragged nested lists
+            raise TypeError(f"save_checkpoint: {key} is not an array of numbers ({err})") from None
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"save_checkpoint: {key} must hold real numbers (bool, int or float), got dtype "
+                            f"{array.dtype}; a checkpoint stores arrays without pickles; nothing was written")
+        arrays[key] = array
+    if path.is_dir():
+        raise IsADirectoryError(f"save_checkpoint: {path} is a folder; give a file name such as {path / 'model.npz'}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"save_checkpoint: the folder {path.parent} does not exist; create it first "
+                                f"(e.g. pathlib.Path({str(path.parent)!r}).mkdir(parents=True))")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **state)
+            _write_npz(f, arrays)
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
@@ -146,14 +285,96 @@ def save_checkpoint(path, model):
     return path
 
 
+def _write_npz(f, arrays):
+    """What np.savez writes (one ``name.npy`` member per array, uncompressed), without passing the names as keyword
+    arguments: np.savez(f, **state) would take a key named 'allow_pickle' as its option and fail on 'file'."""
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, array in arrays.items():
+            with archive.open(key + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
+def _members_tile_the_file(path, archive):
+    """True if the members have distinct names and, sorted by position, follow each other without gaps from the
+    start of the file to the central directory. The CRC-32s protect each member's bytes but not the directory that
+    lists them: a damaged directory can silently drop or rename members, which leaves a gap or a duplicate."""
+    names = [info.filename for info in archive.infolist()]
+    if len(set(names)) != len(names):
+        return False
+    position = 0
+    with open(path, "rb") as f:
+        for info in sorted(archive.infolist(), key=lambda info: info.header_offset):
+            if info.header_offset != position:
+                return False
+            f.seek(position)
+            header = f.read(30)
+            if len(header) != 30 or header[:4] != b"PK\x03\x04":
+                return False
+            name_length, extra_length = struct.unpack("<HH", header[26:30])
+            position += 30 + name_length + extra_length + info.compress_size
+            if info.flag_bits & 0x08:  # a data descriptor follows the data (streamed archives)
+                f.seek(position)
+                position += 16 if f.read(4) == b"PK\x07\x08" else 12
+    return position == archive.start_dir
+
+
+def _read_npz(path):
+    """Every array of the .npz at `path`, with each member's CRC-32 checked; CheckpointError if anything is off."""
+    def refuse(reason):
+        return CheckpointError(f"load_checkpoint: {path} is not a readable checkpoint: {reason}")
+
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head.startswith(b"\x93NUMPY"):
+        raise refuse("it is a single-array .npy file (np.save), while a checkpoint is an .npz archive of named "
+                     "arrays written by save_checkpoint")
+    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        raise refuse("it is not an .npz (zip) archive" + (" (the file is empty)" if not head else ""))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every member, so every CRC-32 is checked
+            if bad is not None:
+                key = bad[:-len(".npy")] if bad.endswith(".npy") else bad
+                raise refuse(f"the array {key!r} is corrupted (CRC-32 mismatch)")
+            if not _members_tile_the_file(path, archive):
+                raise refuse("its directory of members is damaged (members missing, renamed or misplaced)")
+        state = {}
+        with np.load(path, allow_pickle=False) as f:
+            for name in f.files:
+                value = f[name]
+                if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+                    raise refuse(f"the member {name!r} is not an array of numbers")
+                state[name] = value
+    except (CheckpointError, PermissionError):
+        raise
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError, KeyError, struct.error,
+            RuntimeError, NotImplementedError, OverflowError) as err:
+        # a damaged header can also claim encryption (RuntimeError) or an unknown compression (NotImplementedError)
+        raise refuse(f"truncated or corrupted archive ({type(err).__name__})") from None
+    return state
+
+
 def load_checkpoint(path, model=None):
     """Read a checkpoint written by `save_checkpoint` (no pickles are ever loaded).
 
     With `model`, load it into the model (missing, unexpected or mis-shaped keys raise an error
-    listing them); always returns the state dict.
+    listing them, and nothing is changed); always returns the state dict.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at `path`.
+    CheckpointError (a ValueError)
+        The file is truncated, corrupted (every member's CRC-32 is checked) or not an .npz archive.
     """
-    with np.load(path, allow_pickle=False) as f:
-        state = {name: f[name] for name in f.files}
+    path = _check_path("load_checkpoint", path, "load_checkpoint(path, model)")
+    if model is not None and not isinstance(model, Module):
+        raise TypeError(f"load_checkpoint: model must be a minicnn.nn.Module (or None), got {type(model).__name__}")
+    if not path.exists():
+        raise FileNotFoundError(f"load_checkpoint: no file at {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"load_checkpoint: {path} is a folder, not a checkpoint file")
+    state = _read_npz(path)
     if model is not None:
         model.load_state_dict(state)
     return state

@@ -21,9 +21,10 @@ def main():
     for dtype in (np.float32, np.float64):
         x = np.ones((2, 2, 6, 6), dtype)
         t = time.perf_counter()
-        for w, args in ((np.ones((2, 1, 3, 3), dtype), dict(padding=1, groups=2)),  # direct forward, full correlation
-                        (np.ones((4, 2, 6, 6), dtype), dict(stride=2, padding=2)),  # unfolding, folding back
-                        (np.ones((3, 2, 6, 6), dtype), {})):  # fully connected
+        for w, args in ((np.ones((2, 1, 3, 3), dtype), dict(padding=1, groups=2)),  # shifted planes, full correlation
+                        (np.ones((4, 2, 6, 6), dtype), dict(stride=2, padding=2)),  # windows in place, folding
+                        (np.ones((12, 2, 3, 3), dtype), dict(stride=2)),  # windows copied, folding
+                        (np.ones((3, 2, 6, 6), dtype), {})):  # matrix product
             y = F.conv2d(x, w, **args)
             F.conv2d_backward(y, x, w, **args)
         flat, weight = x.reshape(2, -1), np.ones((3, 72), dtype)

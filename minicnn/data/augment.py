@@ -49,7 +49,7 @@ def _images(op, x):
 
 def _float_images(op, x):
     x = _images(op, x)
-    return as_float_array("x", op, x)
+    return as_float_array(op, "x", x)
 
 
 def _generator(op, rng):

@@ -69,7 +69,7 @@ def _check_eps(op, eps):
 
 
 def _check_fit_data(op, x, min_ndim):
-    x = as_float_array("x", op, x)
+    x = as_float_array(op, "x", x)
     if x.ndim < min_ndim:
         raise ValueError(f"{op}: expected x with a batch axis first, shape (N, ...), got shape {x.shape}")
     if x.shape[0] < 2:
@@ -129,7 +129,7 @@ class Standardizer:
 
     def _check(self, op, x):
         _require_fitted(op, self)
-        x = as_float_array("x", op, x)
+        x = as_float_array(op, "x", x)
         kept = [a for a in range(len(self._shape)) if a not in self._axes]
         if x.ndim != len(self._shape) or any(x.shape[a] != self._shape[a] for a in kept):
             raise ValueError(
@@ -188,7 +188,7 @@ class _Whitening:
 
     def _flatten(self, op, x):
         _require_fitted(op, self)
-        x = as_float_array("x", op, x)
+        x = as_float_array(op, "x", x)
         if x.shape[1:] != self.feature_shape or x.ndim < 2:
             raise ValueError(
                 f"{op}: x of shape {x.shape} does not match the data it was fitted on: expected (N, "
@@ -268,7 +268,7 @@ class PCAWhitening(_Whitening):
         """Map whitened coordinates (N, k) back to data of shape (N, ...): ``z @ inverse_matrix + mean``
         (exact for k = D, the projection onto the first k principal axes otherwise)."""
         _require_fitted("PCAWhitening.inverse_transform", self)
-        z = as_float_array("z", "PCAWhitening.inverse_transform", z)
+        z = as_float_array("PCAWhitening.inverse_transform", "z", z)
         k = self.matrix.shape[1]
         if z.ndim != 2 or z.shape[1] != k:
             raise ValueError(f"PCAWhitening.inverse_transform: expected z of shape (N, {k}), got shape {z.shape}")

@@ -1,7 +1,16 @@
 """The math of every op as functions on numpy arrays, forward and backward side by side (like torch.nn.functional).
 
-Every ``op_backward`` takes the upstream gradient dL/d(output) first and returns dL/d(input)
-(and the parameter gradients, for ops with parameters).
+Conventions, kept by every op:
+
+- ``op_backward(grad_out, <the forward's inputs and settings>)`` takes the upstream gradient
+  dL/d(output) first and returns dL/d(input) (and, for ops with parameters, a tuple with the
+  parameter gradients), with the same defaults as the forward op.
+- A loss ends the chain, so it has no upstream gradient: ``cross_entropy_backward(scores, target)``
+  and ``mse_loss_backward(input, target)`` take the loss's own inputs and return dL/d(scores).
+- Inputs are float32 or float64 arrays of one dtype; mixed dtypes are refused, never promoted.
+- Bad input raises an error that names the op, the argument, the rule and the shapes.
+
+The readable loop version of each op, used to test these, is in `minicnn.reference`.
 """
 from minicnn.functional.activation import (
     leaky_relu,

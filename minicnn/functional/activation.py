@@ -5,7 +5,7 @@ returns :math:`\partial L/\partial x = \partial L/\partial y \cdot f'(x)`.
 """
 import numpy as np
 
-from minicnn.functional._checks import as_float_array
+from minicnn.functional._checks import as_float_array, check_real, same_dtype, same_shape
 from minicnn.kernels import elementwise as _kernels
 
 __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoid", "sigmoid_backward",
@@ -13,9 +13,9 @@ __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoi
 
 
 def _grad_pair(op, grad_out, x):
-    grad_out, x = as_float_array("grad_out", op, grad_out), as_float_array("x", op, x)
-    if grad_out.shape != x.shape:
-        raise ValueError(f"{op}: grad_out {grad_out.shape} must have the shape of x {x.shape}")
+    grad_out, x = as_float_array(op, "grad_out", grad_out), as_float_array(op, "x", x)
+    same_dtype(op, grad_out=grad_out, x=x)
+    same_shape(op, grad_out=grad_out, x=x)
     return grad_out, x
 
 
@@ -25,7 +25,7 @@ def relu(x):
     >>> relu(np.array([-2.0, 0.0, 3.0]))
     array([0., 0., 3.])
     """
-    x = as_float_array("x", "relu", x)
+    x = as_float_array("relu", "x", x)
     y = np.empty(x.shape, dtype=x.dtype)
     _kernels.relu(np.ascontiguousarray(x), y)
     return y
@@ -34,8 +34,6 @@ def relu(x):
 def relu_backward(grad_out, x):
     r""":math:`f'(x) = 1` for :math:`x > 0`, else 0 (a unit stuck below 0 passes no gradient: a "dead" unit)."""
     grad_out, x = _grad_pair("relu_backward", grad_out, x)
-    if grad_out.dtype != x.dtype:
-        grad_out = grad_out.astype(x.dtype)
     grad_x = np.empty(x.shape, dtype=x.dtype)
     _kernels.relu_backward(np.ascontiguousarray(grad_out), np.ascontiguousarray(x), grad_x)
     return grad_x
@@ -47,13 +45,15 @@ def leaky_relu(x, negative_slope=0.01):
     >>> leaky_relu(np.array([-2.0, 3.0]), 0.1)
     array([-0.2,  3. ])
     """
-    x = as_float_array("x", "leaky_relu", x)
+    x = as_float_array("leaky_relu", "x", x)
+    negative_slope = check_real("leaky_relu", "negative_slope", negative_slope)
     return np.where(x > 0, x, x * x.dtype.type(negative_slope))
 
 
 def leaky_relu_backward(grad_out, x, negative_slope=0.01):
     r""":math:`f'(x) = 1` for :math:`x > 0`, else :math:`\alpha`."""
     grad_out, x = _grad_pair("leaky_relu_backward", grad_out, x)
+    negative_slope = check_real("leaky_relu_backward", "negative_slope", negative_slope)
     return np.where(x > 0, grad_out, grad_out * x.dtype.type(negative_slope))
 
 
@@ -63,7 +63,7 @@ def sigmoid(x):
     >>> sigmoid(np.array([0.0, 1000.0, -1000.0]))
     array([0.5, 1. , 0. ])
     """
-    x = as_float_array("x", "sigmoid", x)
+    x = as_float_array("sigmoid", "x", x)
     z = np.exp(-np.abs(x))  # never overflows
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
 
@@ -77,7 +77,7 @@ def sigmoid_backward(grad_out, x):
 
 def tanh(x):
     r""":math:`\tanh(x) = 2\sigma(2x) - 1`, zero-centred, in (-1, 1)."""
-    return np.tanh(as_float_array("x", "tanh", x))
+    return np.tanh(as_float_array("tanh", "x", x))
 
 
 def tanh_backward(grad_out, x):

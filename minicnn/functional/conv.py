@@ -33,24 +33,23 @@ __all__ = [
     "conv2d_backward",
     "convolve",
     "correlate",
+    "ConvPlan",
+    "Convolution",
 ]
 
 _Geometry = namedtuple("_Geometry", "stride dilation pad_before pad_after out_size")
-
-_IN_PLACE_MAX_FILTERS = 8  # up to this many filters, the forward kernel reads windows in place
-_DIRECT_MAX_TAPS = 64  # stride-1 filters with at most this many taps (C/groups*kH*kW) skip unfolding
-_FULL_CORRELATION_WASTE = 2.0  # the input may have up to this many times the output's cells
 
 _LAYOUTS = {1: ("(N, C, L)", "(K, C/groups, kL)", "(N, K, L_out)"),
             2: ("(N, C, H, W)", "(K, C/groups, kH, kW)", "(N, K, H_out, W_out)")}
 
 
 def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, *, exact=False):
-    r"""Output length of a convolution along one dimension.
+    r"""Output length of a convolution (or a pooling) along one dimension.
 
     .. math:: O = \left\lfloor \frac{N - D(F - 1) - 1 + 2P}{S} \right\rfloor + 1
 
-    With ``dilation=1`` this is the course's :math:`(N - F + 2P)/S + 1`.
+    With ``dilation=1`` this is the course's :math:`(N - F + 2P)/S + 1`. Every output size in
+    minicnn comes from here: convolutions, pooling, the widgets and the figures.
 
     Parameters
     ----------
@@ -108,36 +107,178 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, *
     return steps + 1
 
 
-def _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups):
-    """Check a batched convolution's inputs; return 4-D contiguous x, weight, bias and the geometry."""
-    x_layout, w_layout, _ = _LAYOUTS[spatial]
-    x = as_float_array("x", op, x)
-    weight = as_float_array("weight", op, weight)
-    if bias is not None:
-        bias = as_float_array("bias", op, bias)
-    same_dtype(op, x=x, weight=weight, bias=bias)
-    expect_ndim(op, "x", x, spatial + 2, x_layout)
-    expect_ndim(op, "weight", weight, spatial + 2, w_layout)
-    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
-    n_in, n_out, c_per_group = x.shape[1], weight.shape[0], weight.shape[1]
-    if n_in % groups or n_out % groups:
-        raise ValueError(
-            f"{op}: groups={groups} must divide both the input channels ({n_in}, from x {x.shape}) "
-            f"and the output channels ({n_out}, from weight {weight.shape})"
-        )
-    if c_per_group * groups != n_in:
-        raise ValueError(
-            f"{op}: x {x.shape} has {n_in} channels, but weight {weight.shape} with groups={groups} "
-            f"expects {c_per_group} per group, i.e. {c_per_group * groups} input channels "
-            f"(the filter depth must equal the input depth)"
-        )
-    if bias is not None and bias.shape != (n_out,):
-        raise ValueError(f"{op}: bias must have shape ({n_out},), one per filter of weight {weight.shape}; got {bias.shape}")
+# ---------------------------------------------------------------------------------------------------- the plan
+# Every route computes the same sums as `minicnn.reference.conv2d`; they differ in how memory is read.
+# The thresholds were measured on LeNet-5, ResNet and VGG layers (benchmarks/run.py).
+_IN_PLACE_MAX_FILTERS = 8  # up to this many filters, the forward kernel reads windows in place
+_DIRECT_MAX_TAPS = 64  # stride-1 filters with at most this many taps (C/groups*kH*kW) skip unfolding
+_FULL_CORRELATION_WASTE = 2.0  # the input may have up to this many times the output's cells
 
+FORWARD_ROUTES = {
+    "matrix product": "the one window is the whole padded input (LeNet-5's C5), so Y = X W^T",
+    "shifted planes": "stride 1 and few taps per filter (LeNet-5's C1): one multiply-add per tap over the "
+                      "shifted input plane, no unfolding",
+    "windows in place": "one group, no horizontal dilation and few filters: each window's kernel rows are "
+                        "read where they lie in a channels-last copy of the input",
+    "windows copied": "windows copied out in cache-sized slabs (im2col), shared by many filters, then one "
+                      "matrix product per slab",
+}
+GRAD_INPUT_ROUTES = {
+    "matrix product": "the one window is the whole padded input: dX = delta W",
+    "full correlation": "stride 1: the wide correlation of delta with the flipped kernels, run by the forward "
+                        "kernel (chapter 6's formula)",
+    "folding": "any stride: each window's gradient W^T delta added back onto the cells it read (col2im)",
+}
+
+
+class ConvPlan(namedtuple("ConvPlan", "forward grad_input reason")):
+    """Which route computes `conv2d`'s forward pass and its input gradient, and why.
+
+    ``forward`` is a key of `FORWARD_ROUTES`, ``grad_input`` a key of `GRAD_INPUT_ROUTES`
+    (None when the input gradient is not needed). The weight gradient always unfolds
+    columns of the input and multiplies them by delta.
+    """
+
+
+def _plan(x_shape, w_shape, geo, groups):
+    """Choose the routes from the shapes alone (never from the values: NaN and inf go every route's way)."""
+    n_channels, height, width = x_shape[1:]
+    n_out, c_per_group, k_h, k_w = w_shape
+    taps = c_per_group * k_h * k_w
+    padded = (height + geo.pad_before[0] + geo.pad_after[0], width + geo.pad_before[1] + geo.pad_after[1])
+    if groups == 1 and geo.dilation == (1, 1) and padded == (k_h, k_w):
+        return ConvPlan("matrix product", "matrix product", "one window covers the whole padded input")
+    if geo.stride == (1, 1) and taps <= _DIRECT_MAX_TAPS:
+        forward, why = "shifted planes", f"stride 1 and {taps} <= {_DIRECT_MAX_TAPS} taps per filter"
+    elif groups == 1 and geo.dilation[1] == 1 and n_out <= _IN_PLACE_MAX_FILTERS:
+        forward, why = "windows in place", f"{n_out} <= {_IN_PLACE_MAX_FILTERS} filters, one group"
+    else:
+        forward, why = "windows copied", f"{n_out} filters share each copied window"
+    grad_input, why_grad = "folding", "stride > 1" if geo.stride != (1, 1) else "the full correlation does not apply"
+    if geo.stride == (1, 1) and _full_correlation_padding(w_shape, geo) is not None:
+        if height * width <= _FULL_CORRELATION_WASTE * geo.out_size[0] * geo.out_size[1]:
+            grad_input, why_grad = "full correlation", "stride 1 and an output about as large as the input"
+        else:
+            why_grad = "the output is much smaller than the input (mostly products with zeros)"
+    return ConvPlan(forward, grad_input, f"forward: {why}; input gradient: {why_grad}")
+
+
+def _full_correlation_padding(w_shape, geo):
+    """Padding of delta for dX as a full correlation: D(F - 1) minus the forward padding, per side (None if < 0)."""
+    (k_h, k_w), (d_h, d_w) = w_shape[2:], geo.dilation
+    (top, left), (bottom, right) = geo.pad_before, geo.pad_after
+    before = ((k_h - 1) * d_h - top, (k_w - 1) * d_w - left)
+    after = ((k_h - 1) * d_h - bottom, (k_w - 1) * d_w - right)
+    return None if min(before + after) < 0 else (before, after)
+
+
+# ---------------------------------------------------------------------------------------------- checking once
+class Convolution:
+    """One convolution's inputs, checked once, with its geometry and its `ConvPlan`.
+
+    `conv2d` and `conv2d_backward` build one and call `forward` or `backward`; `minicnn.nn.Conv2d`
+    keeps the one its forward built, so its backward neither checks nor plans again (CS231n's cache).
+
+    Parameters
+    ----------
+    op : str
+        The name errors are reported under.
+    spatial : {1, 2}
+        conv1d or conv2d (1-D runs through the 2-D kernels with H = 1).
+    x, weight, bias, stride, padding, dilation, groups
+        As in `conv2d`.
+
+    Examples
+    --------
+    >>> conv = Convolution("conv2d", 2, np.ones((1, 1, 28, 28)), np.ones((6, 1, 5, 5)))
+    >>> conv.plan.forward, conv.out_shape
+    ('shifted planes', (1, 6, 24, 24))
+    """
+
+    def __init__(self, op, spatial, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        self.op, self.spatial = op, spatial
+        x_layout, w_layout, _ = _LAYOUTS[spatial]
+        x = as_float_array(op, "x", x)
+        weight = as_float_array(op, "weight", weight)
+        if bias is not None:
+            bias = as_float_array(op, "bias", bias)
+        same_dtype(op, x=x, weight=weight, bias=bias)
+        expect_ndim(op, "x", x, spatial + 2, x_layout)
+        expect_ndim(op, "weight", weight, spatial + 2, w_layout)
+        if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
+            raise ValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
+        n_in, n_out, c_per_group = x.shape[1], weight.shape[0], weight.shape[1]
+        kernel = weight.shape[2:]
+        if n_out == 0 or c_per_group == 0 or 0 in kernel:
+            raise ValueError(f"{op}: weight {weight.shape} {w_layout} has a dimension of size 0; every filter "
+                             f"needs at least one channel and one tap, and there must be at least one filter")
+        if n_in % groups or n_out % groups:
+            raise ValueError(
+                f"{op}: groups={groups} must divide both the input channels ({n_in}, from x {x.shape}) "
+                f"and the output channels ({n_out}, from weight {weight.shape})"
+            )
+        if c_per_group * groups != n_in:
+            raise ValueError(
+                f"{op}: x {x.shape} has {n_in} channels, but weight {weight.shape} with groups={groups} "
+                f"expects {c_per_group} per group, i.e. {c_per_group * groups} input channels "
+                f"(the filter depth must equal the input depth)"
+            )
+        if bias is not None and bias.shape != (n_out,):
+            raise ValueError(f"{op}: bias must have shape ({n_out},), one per filter of weight {weight.shape}; "
+                             f"got {bias.shape}")
+        if 0 in x.shape[2:]:
+            raise ValueError(f"{op}: x {x.shape} {x_layout} has a spatial dimension of size 0")
+        self.geometry = _geometry(op, spatial, x.shape, weight.shape, stride, padding, dilation)
+        self.out_shape = (x.shape[0], n_out) + self.geometry.out_size[2 - spatial:]
+        if spatial == 1:  # run 1-D through the 2-D kernels with H = 1
+            x, weight = x[:, :, None, :], weight[:, :, None, :]
+        self.x, self.weight, self.bias, self.groups = np.ascontiguousarray(x), np.ascontiguousarray(weight), bias, groups
+        self.plan = _plan(self.x.shape, self.weight.shape, self.geometry, groups)
+
+    def forward(self):
+        """The output, shape (N, K, H_out, W_out) (or (N, K, L_out) for conv1d)."""
+        x4, w4, geo = self.x, self.weight, self.geometry
+        n_batch, n_out = x4.shape[0], w4.shape[0]
+        bias = np.zeros(n_out, x4.dtype) if self.bias is None else np.ascontiguousarray(self.bias)
+        with threads_for(n_batch * n_out * geo.out_size[0] * geo.out_size[1] * w4[0].size):
+            out = _FORWARD[self.plan.forward](x4, w4, bias, geo, self.groups)
+        out = out.reshape((n_batch, n_out) + geo.out_size)
+        return out[:, :, 0, :] if self.spatial == 1 else out
+
+    def backward(self, grad_out, input_grad=True):
+        """(dL/dx or None, dL/dweight, dL/dbias) for the upstream gradient ``grad_out`` of the output's shape."""
+        op, x4, w4, geo = self.op, self.x, self.weight, self.geometry
+        grad_out = as_float_array(op, "grad_out", grad_out)
+        same_dtype(op, grad_out=grad_out, x=x4)
+        if grad_out.shape != self.out_shape:
+            x_shape = x4.shape[:2] + x4.shape[4 - self.spatial:]
+            raise ValueError(
+                f"{op}: grad_out must have the forward output's shape {_LAYOUTS[self.spatial][2]} = "
+                f"{self.out_shape} for x {x_shape} and weight {w4.shape[:2] + w4.shape[4 - self.spatial:]}; "
+                f"got {grad_out.shape}"
+            )
+        n_batch, n_out = x4.shape[0], w4.shape[0]
+        grad = np.ascontiguousarray(grad_out).reshape(n_batch, n_out, geo.out_size[0] * geo.out_size[1])
+        grad_b = grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype)
+        with threads_for(grad.size * w4[0].size):
+            grad_x = _GRAD_INPUT[self.plan.grad_input](grad, w4, x4.shape, geo, self.groups) if input_grad else None
+            if self.plan.forward == "matrix product":
+                grad_w = matmul_nt(grad.reshape(n_batch, n_out).T, _pad(x4, geo).reshape(n_batch, w4[0].size).T)
+            else:
+                grad_w = _kernels.conv2d_backward_weight(grad, _pad(x4, geo), w4.shape[2:], geo.out_size,
+                                                         geo.stride, geo.dilation, self.groups)
+        grad_w = grad_w.reshape(w4.shape)
+        if self.spatial == 1:
+            grad_w = grad_w[:, :, 0, :]
+            grad_x = None if grad_x is None else grad_x[:, :, 0, :]
+        return None if grad_x is None else np.ascontiguousarray(grad_x), grad_w, grad_b
+
+
+def _geometry(op, spatial, x_shape, w_shape, stride, padding, dilation):
+    """Strides, dilations, padding before/after and output size, as 2-D tuples (1-D gets H = 1)."""
     stride = int_tuple(op, "stride", stride, spatial, 1)
     dilation = int_tuple(op, "dilation", dilation, spatial, 1)
-    kernel = weight.shape[2:]
+    kernel = w_shape[2:]
     if isinstance(padding, str):
         if padding == "valid":
             before = after = (0,) * spatial
@@ -152,26 +293,23 @@ def _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups):
             raise ValueError(f"{op}: padding must be an int, a tuple of ints, 'valid' or 'same'; got {padding!r}")
     else:
         before = after = int_tuple(op, "padding", padding, spatial, 0)
-
     out_size = []
-    for dim, (size, k, s, d, pb, pa) in enumerate(zip(x.shape[2:], kernel, stride, dilation, before, after)):
+    for dim, (size, k, s, d, pb, pa) in enumerate(zip(x_shape[2:], kernel, stride, dilation, before, after)):
         span = d * (k - 1) + 1
         if span > size + pb + pa:
             raise ValueError(
                 f"{op}: kernel {tuple(kernel)} with dilation {dilation} spans {span} cells in spatial dimension "
                 f"{dim}, larger than the padded input ({size} + {pb + pa} padding = {size + pb + pa}); "
-                f"x {x.shape}, weight {weight.shape}"
+                f"x {x_shape}, weight {w_shape}"
             )
-        out_size.append((size + pb + pa - span) // s + 1)
-
-    if spatial == 1:  # run 1-D through the 2-D kernels with H = 1
-        x, weight = x[:, :, None, :], weight[:, :, None, :]
+        out_size.append(conv_output_size(size + pb + pa, k, s, 0, d))
+    if spatial == 1:
         stride, dilation = (1,) + stride, (1,) + dilation
         before, after, out_size = (0,) + before, (0,) + after, [1] + out_size
-    geometry = _Geometry(stride, dilation, before, after, tuple(out_size))
-    return np.ascontiguousarray(x), np.ascontiguousarray(weight), bias, geometry
+    return _Geometry(stride, dilation, before, after, tuple(out_size))
 
 
+# --------------------------------------------------------------------------- memory layouts the kernels read
 def _pad(x, geometry):
     """x with zeros around its spatial dimensions (np.pad does the same, several times slower for small arrays)."""
     if not any(geometry.pad_before + geometry.pad_after):
@@ -184,7 +322,7 @@ def _pad(x, geometry):
 
 
 def _channels_last(x4, before, after):
-    """x4 (N, C, H, W) zero-padded and laid out as (N, Hp, Wp*C), the layout the window-reading kernels want."""
+    """x4 (N, C, H, W) zero-padded and laid out as (N, Hp, Wp*C): a pixel's C channels side by side."""
     (top, left), (bottom, right) = before, after
     n, c, h, w = x4.shape
     xh = np.zeros((n, h + top + bottom, (w + left + right) * c), dtype=x4.dtype)
@@ -192,159 +330,107 @@ def _channels_last(x4, before, after):
     return xh
 
 
-def _taps_last(w4):
-    """Weights (K, Cg, kH, kW) as rows in the windows' tap order (i, j, c), zero-padded and aligned for the kernels."""
+def _filters_as_tap_rows(w4):
+    """Weights (K, Cg, kH, kW) as rows (K, Q') in the windows' tap order (i, j, c), zero-padded and aligned."""
     n_out, q_len = w4.shape[0], w4[0].size
     rows = _gemm.aligned_rows(n_out, q_len, w4)
     rows[:, :q_len] = w4.transpose(0, 2, 3, 1).reshape(n_out, q_len)
     return rows
 
 
-def _is_fully_connected(xp, w4, geo, groups):
-    """True if the one window is the whole padded input: the convolution is then a plain matrix product
-    (LeNet-5's C5: 5x5 filters on 5x5 maps), with one output position per sample."""
-    return groups == 1 and geo.dilation == (1, 1) and xp.shape[2:] == w4.shape[2:]
+def _flipped_filters_per_input_channel(w4, groups):
+    """rot180 of every kernel, with filters and channels swapped within each group: (C, K/groups, kH, kW).
 
-
-def _unfolding_forward(x4, w4, bias, out, before, after, out_size, stride, dilation, groups):
-    """Run the unfolding forward kernel on x4 (N, C, H, W) padded by `before`/`after`, into out (N, K, P).
-
-    With one group, no horizontal dilation and few filters (measured on LeNet, ResNet and VGG: up to
-    _IN_PLACE_MAX_FILTERS), windows are read where they lie: kernel row i of a window is one contiguous
-    run of kW*C numbers of the channels-last input. The run is read as a whole number of vectors; the
-    input gets enough extra zero columns on the right for the overhang and the weights zeros to match.
-    Otherwise the windows are copied out, which pays off when many filters share the copies.
-    """
-    n_channels = x4.shape[1]
-    n_out, _, k_h, k_w = w4.shape
-    in_place = groups == 1 and dilation[1] == 1 and n_out <= _IN_PLACE_MAX_FILTERS
-    run = k_w * n_channels
-    run_padded = _gemm.padded_length(run) if in_place else run
-    if in_place:
-        overhang = -(-(run_padded - run) // n_channels)  # whole zero pixels on the right
-        after = (after[0], after[1] + overhang)
-        w_rows = _gemm.aligned_rows(n_out, k_h * run_padded, w4)
-        w_rows.reshape(n_out, k_h, run_padded)[:, :, :run] = w4.transpose(0, 2, 3, 1).reshape(n_out, k_h, run)
-    else:
-        w_rows = _taps_last(w4)
-    xh = _channels_last(x4, before, after)
-    _kernels.conv2d_forward(xh, n_channels, w_rows, bias, out, k_h, k_w, *out_size, *stride, *dilation, groups,
-                            in_place, run_padded)
-
-
-def _forward(op, spatial, x, weight, bias, stride, padding, dilation, groups):
-    x4, w4, bias, geo = _prepare(op, spatial, x, weight, bias, stride, padding, dilation, groups)
-    (n_batch, n_channels), (n_out, _, k_h, k_w) = x4.shape[:2], w4.shape
-    bias = np.zeros(n_out, x4.dtype) if bias is None else np.ascontiguousarray(bias)
-    xp = _pad(x4, geo) if geo.out_size == (1, 1) else None  # only a 1x1 output can be fully connected
-    if xp is not None and _is_fully_connected(xp, w4, geo, groups):
-        with threads_for(n_batch * w4.size):
-            out = matmul_nt(xp.reshape(n_batch, -1), w4.reshape(n_out, -1)) + bias
-    elif geo.stride == (1, 1) and w4[0].size <= _DIRECT_MAX_TAPS:
-        out = np.empty((n_batch, n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
-        with threads_for(out.size * w4[0].size):
-            _kernels.conv2d_forward_direct(_pad(x4, geo), w4, bias, out, *geo.out_size, *geo.dilation, groups)
-    else:
-        out = np.empty((n_batch, n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
-        with threads_for(out.size * w4[0].size):
-            _unfolding_forward(x4, w4, bias, out, geo.pad_before, geo.pad_after, geo.out_size, geo.stride,
-                               geo.dilation, groups)
-    out = out.reshape((n_batch, n_out) + geo.out_size)
-    return out[:, :, 0, :] if spatial == 1 else out
-
-
-def _grad_input_as_full_correlation(grad, w4, x_shape, geo, groups):
-    """dL/dX for stride 1: the wide (full) correlation of delta with the flipped kernels, run by the forward kernel.
-
-    dX[n, c] = sum_k delta~[n, k] (x) rot180(W[k, c]), where delta~ is delta padded by
-    D(F - 1) minus the forward padding on each side, so the result has the input's size.
-    The sums run over K*kH*kW, long enough for the fast product. Returns None when
-    the stride is not 1, a forward padding exceeds D(F - 1), or the input has many
-    more cells than the output; then the windows are folded back instead.
-    """
-    (k_h, k_w), (d_h, d_w) = w4.shape[2:], geo.dilation
-    (top, left), (bottom, right) = geo.pad_before, geo.pad_after
-    before = ((k_h - 1) * d_h - top, (k_w - 1) * d_w - left)
-    after = ((k_h - 1) * d_h - bottom, (k_w - 1) * d_w - right)
-    if geo.stride != (1, 1) or min(before + after) < 0:
-        return None
-    if x_shape[2] * x_shape[3] > _FULL_CORRELATION_WASTE * geo.out_size[0] * geo.out_size[1]:
-        return None  # a small output padded back to the input's size: mostly products with zeros
-    n_batch, n_out = grad.shape[:2]
-    n_channels, height, width = x_shape[1:]
-    k_per_group, c_per_group = n_out // groups, n_channels // groups
-    w_flipped = (w4[:, :, ::-1, ::-1].reshape(groups, k_per_group, c_per_group, k_h, k_w)
-                 .transpose(0, 2, 1, 3, 4).reshape(n_channels, k_per_group, k_h, k_w))
-    grad_x = np.empty((n_batch, n_channels, height * width), dtype=grad.dtype)
-    _unfolding_forward(grad.reshape((n_batch, n_out) + geo.out_size), w_flipped, np.zeros(n_channels, grad.dtype),
-                       grad_x, before, after, (height, width), (1, 1), geo.dilation, groups)
-    return grad_x.reshape(x_shape)
-
-
-def _grad_input_by_folding(grad, w4, x_shape, geo, groups):
-    """dL/dX for any stride: per window, dwin = W^T delta, added back onto the cells the window read (col2im)."""
+    Correlating delta with these is the wide convolution of delta with W (dL/dX for stride 1)."""
     n_out, c_per_group, k_h, k_w = w4.shape
-    n_batch, n_channels, height, width = x_shape
+    k_per_group = n_out // groups
+    return (w4[:, :, ::-1, ::-1].reshape(groups, k_per_group, c_per_group, k_h, k_w)
+            .transpose(0, 2, 1, 3, 4).reshape(groups * c_per_group, k_per_group, k_h, k_w))
+
+
+def _filters_as_tap_columns(w4, groups):
+    """Per group, the weights transposed to (taps, filters) = (groups, Q, Kg'), zero-padded along Kg: W^T."""
+    n_out, c_per_group, k_h, k_w = w4.shape
     k_per_group, q_len = n_out // groups, c_per_group * k_h * k_w
     w_t = _gemm.aligned_rows(groups * q_len, k_per_group, w4).reshape(groups, q_len, -1)
     w_t[:, :, :k_per_group] = (w4.reshape(groups, k_per_group, c_per_group, k_h, k_w).transpose(0, 3, 4, 2, 1)
                                .reshape(groups, q_len, k_per_group))
+    return w_t
+
+
+# -------------------------------------------------------------------------------------------------- the routes
+def _forward_matrix_product(x4, w4, bias, geo, groups):
+    n_batch, n_out = x4.shape[0], w4.shape[0]
+    out = matmul_nt(_pad(x4, geo).reshape(n_batch, w4[0].size), w4.reshape(n_out, -1)) + bias
+    return out.reshape(n_batch, n_out, 1)
+
+
+def _forward_shifted_planes(x4, w4, bias, geo, groups):
+    out = np.empty((x4.shape[0], w4.shape[0], geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
+    _kernels.conv2d_forward_direct(_pad(x4, geo), w4, bias, out, *geo.out_size, *geo.dilation, groups)
+    return out
+
+
+def _forward_windows_in_place(x4, w4, bias, geo, groups):
+    """Kernel row i of the window at (oh, ow) is one run of kW*C numbers of the channels-last input; the
+    weights are laid out to match, as (K, kH*kW*C) rows."""
+    n_out, _, k_h, k_w = w4.shape
+    out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
+    w_rows = _gemm.aligned_rows(n_out, w4[0].size, w4)
+    w_rows[:, :w4[0].size] = w4.transpose(0, 2, 3, 1).reshape(n_out, -1)
+    xh = _channels_last(x4, geo.pad_before, geo.pad_after)
+    _kernels.conv2d_forward_windows_in_place(xh, x4.shape[1], w_rows, bias, out, k_h, k_w, *geo.out_size,
+                                             *geo.stride, geo.dilation[0])
+    return out
+
+
+def _forward_windows_copied(x4, w4, bias, geo, groups):
+    n_out, _, k_h, k_w = w4.shape
+    out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
+    xh = _channels_last(x4, geo.pad_before, geo.pad_after)
+    _kernels.conv2d_forward(xh, x4.shape[1], _filters_as_tap_rows(w4), bias, out, k_h, k_w, *geo.out_size,
+                            *geo.stride, *geo.dilation, groups)
+    return out
+
+
+def _grad_input_matrix_product(grad, w4, x_shape, geo, groups):
+    n_batch, n_out = grad.shape[:2]
+    (top, left), (bottom, right) = geo.pad_before, geo.pad_after
+    grad_xp = matmul_nt(grad.reshape(n_batch, n_out), w4.reshape(n_out, -1).T)
+    grad_xp = grad_xp.reshape((n_batch, x_shape[1], x_shape[2] + top + bottom, x_shape[3] + left + right))
+    return grad_xp[:, :, top:top + x_shape[2], left:left + x_shape[3]]
+
+
+def _grad_input_full_correlation(grad, w4, x_shape, geo, groups):
+    """dX[n, c] = sum_k delta~[n, k] (x) rot180(W[k, c]), where delta~ is delta padded by D(F - 1) minus the
+    forward padding on each side, so the result has the input's size: the forward pass with other arrays."""
+    before, after = _full_correlation_padding(w4.shape, geo)
+    n_batch, n_out = grad.shape[:2]
+    n_channels, height, width = x_shape[1:]
+    delta = _Geometry((1, 1), geo.dilation, before, after, (height, width))
+    w_flipped = _flipped_filters_per_input_channel(w4, groups)
+    route = _plan((n_batch, n_out) + geo.out_size, w_flipped.shape, delta, groups).forward
+    grad_x = _FORWARD[route](grad.reshape((n_batch, n_out) + geo.out_size), w_flipped,
+                             np.zeros(n_channels, grad.dtype), delta, groups)
+    return grad_x.reshape(x_shape)
+
+
+def _grad_input_folding(grad, w4, x_shape, geo, groups):
+    """Per window, dwin = W^T delta, added back onto the cells the window read (col2im)."""
+    k_h, k_w = w4.shape[2:]
+    n_batch, n_channels, height, width = x_shape
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after
     grad_xh = np.zeros((n_batch, height + top + bottom, (width + left + right) * n_channels), dtype=grad.dtype)
-    _kernels.conv2d_backward_input(grad, w_t, n_channels, grad_xh, k_h, k_w, *geo.out_size, *geo.stride,
-                                   *geo.dilation, groups)
+    _kernels.conv2d_backward_input(grad, _filters_as_tap_columns(w4, groups), n_channels, grad_xh, k_h, k_w,
+                                   *geo.out_size, *geo.stride, *geo.dilation, groups)
     grad_xh = grad_xh.reshape(n_batch, height + top + bottom, width + left + right, n_channels)
     return grad_xh[:, top:top + height, left:left + width].transpose(0, 3, 1, 2)
 
 
-def _backward(op, spatial, grad_out, x, weight, stride, padding, dilation, groups, input_grad=True):
-    x4, w4, _, geo = _prepare(op, spatial, x, weight, None, stride, padding, dilation, groups)
-    grad_out = as_float_array("grad_out", op, grad_out)
-    same_dtype(op, grad_out=grad_out, x=x4)
-    expected = (x4.shape[0], w4.shape[0]) + geo.out_size[2 - spatial:]
-    if grad_out.shape != expected:
-        raise ValueError(
-            f"{op}: grad_out must have the forward output's shape {_LAYOUTS[spatial][2]} = {expected} "
-            f"for x {np.shape(x)} and weight {np.shape(weight)}; got {grad_out.shape}"
-        )
-    n_batch, (n_out, c_per_group, k_h, k_w) = x4.shape[0], w4.shape
-    grad = np.ascontiguousarray(grad_out).reshape(n_batch, n_out, -1)
-    xp = _pad(x4, geo)
-    w2 = w4.reshape(n_out, -1)
-    args = (k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
-
-    grad_b = grad.sum(axis=(0, 2), dtype=np.float64).astype(x4.dtype)
-    (top, left), (bottom, right) = geo.pad_before, geo.pad_after
-
-    if _is_fully_connected(xp, w4, geo, groups):
-        delta = grad.reshape(n_batch, n_out)
-        with threads_for(grad.size * w2.shape[1]):
-            grad_w = matmul_nt(delta.T, xp.reshape(n_batch, -1).T).reshape(w4.shape)
-            grad_x = None
-            if input_grad:
-                grad_xp = matmul_nt(delta, w2.T).reshape(xp.shape)
-                grad_x = grad_xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
-        return _backward_result(spatial, grad_x, grad_w, grad_b)
-
-    with threads_for(grad.size * w2.shape[1]):
-        grad_x = None
-        if input_grad:
-            grad_x = _grad_input_as_full_correlation(grad, w4, x4.shape, geo, groups)
-            if grad_x is None:
-                grad_x = _grad_input_by_folding(grad, w4, x4.shape, geo, groups)
-        _, n_chunks = _kernels.chunk_layout(n_batch)
-        partial = np.empty((n_chunks, groups, w2.shape[1], n_out // groups), dtype=w2.dtype)
-        _kernels.conv2d_backward_weight(grad, xp, partial, *args)
-
-    grad_w = partial.sum(axis=0, dtype=np.float64).transpose(0, 2, 1).astype(w4.dtype).reshape(w4.shape)
-    return _backward_result(spatial, grad_x, grad_w, grad_b)
-
-
-def _backward_result(spatial, grad_x, grad_w, grad_b):
-    if spatial == 1:
-        grad_w = grad_w[:, :, 0, :]
-        grad_x = None if grad_x is None else grad_x[:, :, 0, :]
-    return None if grad_x is None else np.ascontiguousarray(grad_x), grad_w, grad_b
+_FORWARD = {"matrix product": _forward_matrix_product, "shifted planes": _forward_shifted_planes,
+            "windows in place": _forward_windows_in_place, "windows copied": _forward_windows_copied}
+_GRAD_INPUT = {"matrix product": _grad_input_matrix_product, "full correlation": _grad_input_full_correlation,
+               "folding": _grad_input_folding}
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -371,6 +457,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ndarray, shape (N, K, H_out, W_out), dtype of x
         ``H_out = floor((H + 2P - D(kH - 1) - 1) / S) + 1``, see `conv_output_size`.
 
+    Notes
+    -----
+    `minicnn.reference.conv2d` computes the formula above with four plain loops; read it first.
+    This function computes the same sums by one of four routes, chosen from the shapes alone
+    (`ConvPlan`, see `FORWARD_ROUTES`): a matrix product when one window covers the whole input,
+    shifted planes for stride 1 with few taps, windows read in place for few filters, windows
+    copied out (im2col) otherwise. ``Convolution("conv2d", 2, x, weight, ...).plan`` tells which
+    runs and why; the tests force each route and compare it with the reference.
+
     Examples
     --------
     >>> x = np.ones((1, 3, 32, 32), np.float32)
@@ -380,7 +475,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     >>> float(conv2d(x, w)[0, 0, 0, 0])   # 5*5*3 ones
     75.0
     """
-    return _forward("conv2d", 2, x, weight, bias, stride, padding, dilation, groups)
+    return Convolution("conv2d", 2, x, weight, bias, stride, padding, dilation, groups).forward()
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -408,7 +503,7 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     >>> conv1d(x, np.array([[[1.0, 0.0, -1.0]]]))
     array([[[-2., -2., -2.]]])
     """
-    return _forward("conv1d", 1, x, weight, bias, stride, padding, dilation, groups)
+    return Convolution("conv1d", 1, x, weight, bias, stride, padding, dilation, groups).forward()
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, input_grad=True):
@@ -446,7 +541,8 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     >>> gb, gw[0, 0, 0, 0], gx[0, 0, 0, 0], gx[0, 0, 1, 1]
     (array([8.]), np.float64(8.0), np.float64(1.0), np.float64(4.0))
     """
-    return _backward("conv2d_backward", 2, grad_out, x, weight, stride, padding, dilation, groups, input_grad)
+    conv = Convolution("conv2d_backward", 2, x, weight, None, stride, padding, dilation, groups)
+    return conv.backward(grad_out, input_grad)
 
 
 def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, input_grad=True):
@@ -466,15 +562,16 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     >>> gx, gw, gb
     (array([[[1., 2., 3., 2., 1.]]]), array([[[3., 6., 9.]]]), array([3.]))
     """
-    return _backward("conv1d_backward", 1, grad_out, x, weight, stride, padding, dilation, groups, input_grad)
+    conv = Convolution("conv1d_backward", 1, x, weight, None, stride, padding, dilation, groups)
+    return conv.backward(grad_out, input_grad)
 
 
 _MODES = {"valid": "valid", "narrow": "valid", "full": "full", "wide": "full", "same": "same", "equal-width": "same"}
 
 
 def _single(op, x, kernel, mode, flip):
-    x = as_float_array("x", op, x)
-    kernel = as_float_array("kernel", op, kernel)
+    x = as_float_array(op, "x", x)
+    kernel = as_float_array(op, "kernel", kernel)
     if x.ndim not in (1, 2) or kernel.ndim != x.ndim:
         raise ValueError(
             f"{op}: expects one signal and a 1-D kernel, or one image and a 2-D kernel; "
@@ -483,7 +580,7 @@ def _single(op, x, kernel, mode, flip):
     if mode not in _MODES:
         raise ValueError(f"{op}: mode must be one of {sorted(_MODES)}, got {mode!r}")
     mode = _MODES[mode]
-    dtype = np.result_type(x, kernel)
+    same_dtype(op, x=x, kernel=kernel)
     if flip:  # a true convolution is a cross-correlation with the kernel turned by 180 degrees
         kernel = kernel[(slice(None, None, -1),) * kernel.ndim]
     if mode == "valid":
@@ -494,9 +591,9 @@ def _single(op, x, kernel, mode, flip):
         pads = [(k - 1, k - 1) for k in kernel.shape]
     else:  # scipy.signal's centring: the output is the middle len(x) samples of 'full'
         pads = [(k // 2, (k - 1) // 2) for k in kernel.shape]
-    xp = np.pad(x.astype(dtype, copy=False), pads)
+    xp = np.pad(x, pads)
     expand = (None, None) + (None,) * (2 - x.ndim)
-    out = _forward(op, 2, xp[expand], kernel.astype(dtype, copy=False)[expand], None, 1, 0, 1, 1)
+    out = Convolution(op, 2, xp[expand], kernel[expand]).forward()
     return out.reshape(out.shape[4 - x.ndim:])
 
 

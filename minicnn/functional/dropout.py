@@ -1,12 +1,10 @@
 r"""Inverted dropout: in training, zero each unit with probability p and scale the survivors by 1/(1-p),
 so that the expected activation is unchanged and nothing needs rescaling at test time.
 """
-import numbers
-
 import numpy as np
 
 from minicnn import random as _random
-from minicnn.functional._checks import as_float_array
+from minicnn.functional._checks import as_float_array, check_bool, check_real, check_rng, same_dtype, same_shape
 
 __all__ = ["dropout", "dropout_backward"]
 
@@ -37,9 +35,10 @@ def dropout(x, p=0.5, training=True, rng=None):
     >>> sorted(set(y.tolist())) , bool(np.all(y == mask))
     ([0.0, 2.0], True)
     """
-    x = as_float_array("x", "dropout", x)
-    if not isinstance(p, numbers.Real) or not 0 <= p < 1:
-        raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
+    x = as_float_array("dropout", "x", x)
+    p = check_real("dropout", "p", p, low=0, high=1, high_open=True)
+    training = check_bool("dropout", "training", training)
+    rng = check_rng("dropout", "rng", rng)
     if not training or p == 0:
         return x, None
     rng = _random.default_rng() if rng is None else rng
@@ -49,9 +48,10 @@ def dropout(x, p=0.5, training=True, rng=None):
 
 def dropout_backward(grad_out, mask):
     """Gradient of `dropout`: the error flows only through the units that were kept, with the same scale."""
-    grad_out = as_float_array("grad_out", "dropout_backward", grad_out)
+    grad_out = as_float_array("dropout_backward", "grad_out", grad_out)
     if mask is None:
         return grad_out
-    if mask.shape != grad_out.shape:
-        raise ValueError(f"dropout_backward: mask {mask.shape} and grad_out {grad_out.shape} must have the same shape")
+    mask = as_float_array("dropout_backward", "mask", mask)
+    same_dtype("dropout_backward", grad_out=grad_out, mask=mask)
+    same_shape("dropout_backward", grad_out=grad_out, mask=mask)
     return grad_out * mask

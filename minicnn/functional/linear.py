@@ -14,8 +14,8 @@ __all__ = ["linear", "linear_backward"]
 
 
 def _check(op, x, weight, bias=None):
-    x, weight = as_float_array("x", op, x), as_float_array("weight", op, weight)
-    bias = None if bias is None else as_float_array("bias", op, bias)
+    x, weight = as_float_array(op, "x", x), as_float_array(op, "weight", weight)
+    bias = None if bias is None else as_float_array(op, "bias", bias)
     same_dtype(op, x=x, weight=weight, bias=bias)
     expect_ndim(op, "x", x, 2, "(N, in_features)")
     expect_ndim(op, "weight", weight, 2, "(out_features, in_features)")
@@ -60,7 +60,7 @@ def linear_backward(grad_out, x, weight):
     grad_x, grad_weight, grad_bias
     """
     x, weight, _ = _check("linear_backward", x, weight)
-    grad_out = as_float_array("grad_out", "linear_backward", grad_out)
+    grad_out = as_float_array("linear_backward", "grad_out", grad_out)
     same_dtype("linear_backward", grad_out=grad_out, x=x)
     if grad_out.shape != (x.shape[0], weight.shape[0]):
         raise ValueError(f"linear_backward: grad_out must have shape {(x.shape[0], weight.shape[0])}, "

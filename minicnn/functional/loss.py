@@ -17,7 +17,7 @@ def softmax(x, dim=-1):
     >>> softmax(np.array([[1000.0, 1000.0]]))
     array([[0.5, 0.5]])
     """
-    x = as_float_array("x", "softmax", x)
+    x = as_float_array("softmax", "x", x)
     e = np.exp(x - x.max(axis=dim, keepdims=True))
     return e / e.sum(axis=dim, keepdims=True)
 
@@ -28,13 +28,13 @@ def log_softmax(x, dim=-1):
     >>> np.round(log_softmax(np.array([[0.0, 0.0, 0.0, 0.0]])), 4)
     array([[-1.3863, -1.3863, -1.3863, -1.3863]])
     """
-    x = as_float_array("x", "log_softmax", x)
+    x = as_float_array("log_softmax", "x", x)
     shifted = x - x.max(axis=dim, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
 
 
 def _check_labels(op, scores, target):
-    scores = as_float_array("scores", op, scores)
+    scores = as_float_array(op, "scores", scores)
     expect_ndim(op, "scores", scores, 2, "(N, n_classes)")
     target = np.asarray(target)
     if target.dtype.kind not in "iu":
@@ -70,7 +70,7 @@ def cross_entropy_backward(scores, target):
 
 
 def _check_pair(op, pred, target):
-    pred, target = as_float_array("input", op, pred), as_float_array("target", op, target)
+    pred, target = as_float_array(op, "input", pred), as_float_array(op, "target", target)
     same_dtype(op, input=pred, target=target)
     if pred.shape != target.shape:
         raise ValueError(f"{op}: input {pred.shape} and target {target.shape} must have the same shape "

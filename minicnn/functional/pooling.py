@@ -10,7 +10,8 @@ over the window, L^p pooling weights it by :math:`x^{p-1}/y^{p-1}`.
 """
 import numpy as np
 
-from minicnn.functional._checks import as_float_array, expect_ndim, int_tuple, same_dtype
+from minicnn.functional._checks import as_float_array, check_real, expect_ndim, int_tuple, same_dtype
+from minicnn.functional.conv import conv_output_size
 from minicnn.functional._threads import threads_for
 from minicnn.kernels import pool as _kernels
 
@@ -20,19 +21,17 @@ __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backwa
 
 
 def _geometry(op, x, kernel_size, stride, padding):
-    x = as_float_array("x", op, x)
+    x = as_float_array(op, "x", x)
     expect_ndim(op, "x", x, 4, "(N, C, H, W)")
     kernel = int_tuple(op, "kernel_size", kernel_size, 2, 1)
     stride = kernel if stride is None else int_tuple(op, "stride", stride, 2, 1)
     padding = int_tuple(op, "padding", padding, 2, 0)
     if any(2 * p > k for p, k in zip(padding, kernel)):
         raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel} (as in PyTorch)")
-    out = []
-    for size, k, s, p in zip(x.shape[2:], kernel, stride, padding):
-        if k > size + 2 * p:
-            raise ValueError(f"{op}: kernel_size {kernel} is larger than the padded input "
-                             f"{tuple(n + 2 * q for n, q in zip(x.shape[2:], padding))} of x {x.shape}")
-        out.append((size + 2 * p - k) // s + 1)
+    if 0 in x.shape[2:] or any(k > size + 2 * p for size, k, p in zip(x.shape[2:], kernel, padding)):
+        raise ValueError(f"{op}: kernel_size {kernel} is larger than the padded input "
+                         f"{tuple(n + 2 * q for n, q in zip(x.shape[2:], padding))} of x {x.shape}")
+    out = [conv_output_size(size, k, s, p) for size, k, s, p in zip(x.shape[2:], kernel, stride, padding)]
     return x, kernel, stride, padding, (x.shape[0], x.shape[1], *out)
 
 
@@ -49,7 +48,7 @@ def _crop(grad_xp, padding):
 
 
 def _check_grad(op, grad_out, x, out_shape):
-    grad_out = as_float_array("grad_out", op, grad_out)
+    grad_out = as_float_array(op, "grad_out", grad_out)
     same_dtype(op, grad_out=grad_out, x=x)
     if grad_out.shape != tuple(out_shape):
         raise ValueError(f"{op}: grad_out must have the forward output's shape {tuple(out_shape)} for x {x.shape}; "
@@ -111,19 +110,30 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indice
     grad_out = _check_grad("max_pool2d_backward", grad_out, x, out_shape)
     if indices is None:
         indices = max_pool2d(x, kernel, stride, padding, return_indices=True)[1]
-    else:
-        indices = np.asarray(indices)
-        plane = x.shape[2] * x.shape[3]
-        if indices.shape != grad_out.shape or indices.dtype.kind not in "iu":
-            raise ValueError(f"max_pool2d_backward: indices must be integers of grad_out's shape {grad_out.shape} "
-                             f"(from max_pool2d(..., return_indices=True)); got {indices.dtype} {indices.shape}")
-        if indices.size and (indices.min() < 0 or indices.max() >= plane):
-            raise ValueError(f"max_pool2d_backward: indices must lie in [0, H*W) = [0, {plane}) for x {x.shape}; "
-                             f"got values from {indices.min()} to {indices.max()}")
-        indices = np.ascontiguousarray(indices, dtype=np.int64)
-    grad_x = np.zeros_like(x)
+        return scatter_to_indices("max_pool2d_backward", grad_out, indices, x.shape)
+    indices = np.asarray(indices)
+    plane = x.shape[2] * x.shape[3]
+    if indices.shape != grad_out.shape or indices.dtype.kind not in "iu":
+        raise ValueError(f"max_pool2d_backward: indices must be integers of grad_out's shape {grad_out.shape} "
+                         f"(from max_pool2d(..., return_indices=True)); got {indices.dtype} {indices.shape}")
+    if indices.size and (indices.min() < 0 or indices.max() >= plane):
+        raise ValueError(f"max_pool2d_backward: indices must lie in [0, H*W) = [0, {plane}) for x {x.shape}; "
+                         f"got values from {indices.min()} to {indices.max()}")
+    return scatter_to_indices("max_pool2d_backward", grad_out, indices, x.shape)
+
+
+def scatter_to_indices(op, grad_out, indices, x_shape, dtype=None):
+    """grad_x (shape x_shape) with every grad_out[n, c, p, q] added at the flat position indices[n, c, p, q] of
+    its plane: max pooling's backward given the arg-max positions its forward found (and checked)."""
+    grad_out = as_float_array(op, "grad_out", grad_out)
+    if dtype is not None and grad_out.dtype != dtype:
+        raise TypeError(f"{op}: grad_out must have the input's dtype {dtype}, got {grad_out.dtype}")
+    if grad_out.shape != indices.shape:
+        raise ValueError(f"{op}: grad_out must have the forward output's shape {indices.shape}; got {grad_out.shape}")
+    grad_x = np.zeros(x_shape, dtype=grad_out.dtype)
     with threads_for(grad_out.size):
-        _kernels.max_pool2d_backward_indices(grad_out, indices, grad_x)
+        _kernels.max_pool2d_backward_indices(np.ascontiguousarray(grad_out),
+                                             np.ascontiguousarray(indices, dtype=np.int64), grad_x)
     return grad_x
 
 
@@ -163,10 +173,12 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None):
     r"""Power-average pooling, as torch.nn.functional.lp_pool2d: :math:`y = (\sum_{R} x^p)^{1/p}`.
 
     ``norm_type=2`` is L2 pooling; p -> inf approaches max pooling, p = 1 is sum pooling.
+    p must be a finite number > 0 (p = 0 would make every window's power sum its size).
 
     >>> lp_pool2d(np.array([[[[3.0, 4.0]]]]), 2, (1, 2))
     array([[[[5.]]]])
     """
+    check_real("lp_pool2d", "norm_type", norm_type, low=0, low_open=True)
     x, kernel, stride, _, out_shape = _geometry("lp_pool2d", x, kernel_size, stride, 0)
     sums = np.empty(out_shape, dtype=x.dtype)
     with threads_for(x.size):
@@ -176,6 +188,7 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None):
 
 def lp_pool2d_backward(grad_out, x, norm_type, kernel_size, stride=None):
     r"""Gradient of `lp_pool2d`: :math:`\partial y/\partial x = x^{p-1} / y^{p-1}` (0 where y = 0)."""
+    check_real("lp_pool2d_backward", "norm_type", norm_type, low=0, low_open=True)
     x, kernel, stride, _, out_shape = _geometry("lp_pool2d_backward", x, kernel_size, stride, 0)
     grad_out = _check_grad("lp_pool2d_backward", grad_out, x, out_shape)
     y = lp_pool2d(x, norm_type, kernel, stride)
@@ -193,7 +206,7 @@ def _adaptive_bins(size, out):
 
 
 def _adaptive_setup(op, x, output_size):
-    x = as_float_array("x", op, x)
+    x = as_float_array(op, "x", x)
     expect_ndim(op, "x", x, 4, "(N, C, H, W)")
     out_h, out_w = int_tuple(op, "output_size", output_size, 2, 1)
     return x, _adaptive_bins(x.shape[2], out_h), _adaptive_bins(x.shape[3], out_w)

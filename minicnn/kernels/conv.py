@@ -19,16 +19,18 @@ Windows and their weights use the tap order q = (i*kW + j)*Cg + c. The weight
 gradient reads columns (one tap over a slab of whole output rows) from the
 channels-first input and keeps PyTorch's order q = (c*kH + i)*kW + j.
 
-Two shortcuts skip the copies, chosen by `minicnn.functional.conv` from the shapes:
+Two shortcuts skip the copies, chosen by `minicnn.functional.conv`'s plan (`ConvPlan`) from the shapes:
 with few filters the forward product reads windows where they lie in xh
-(`_dot_windows`), and stride-1 filters with few taps need no unfolding at all
-(`conv2d_forward_direct`: one multiply-add per tap over the shifted plane).
+(`conv2d_forward_windows_in_place`), and stride-1 filters with few taps need no unfolding at all
+(`conv2d_forward_direct`: one multiply-add per tap over the shifted plane). Every kernel reads
+exactly the numbers of each window (zero padding lies in the arrays themselves), so a nan or inf
+reaches only the outputs whose window holds it.
 
 Parallel jobs are samples (forward, grad input) or chunks of samples (grad
 weight). A chunk's size depends only on the batch size, never on the number of
-threads; each chunk writes its own partial weight gradient, and the caller adds
-them in chunk order, in float64. So results are identical for any
-NUMBA_NUM_THREADS.
+threads; each chunk writes its own partial weight gradient, and
+`conv2d_backward_weight` adds them in chunk order, in float64. So results are
+identical for any NUMBA_NUM_THREADS.
 
 Shapes (g = group, Cg = C/groups, Kg = K/groups, Q = Cg*kH*kW, P = OH*OW):
     xp (N, C, Hp, Wp) padded input;  xh (N, Hp, Wp*C);  w (K, Q');  wt (groups, Q, Kg');  out, grad (N, K, P)
@@ -138,10 +140,11 @@ def _unfold_columns(xp, n, c0, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col, b
 
 
 @njit(cache=True)
-def _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, dh, dw, col, base):
+def _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base):
     """`_unfold_columns` for stride 1 with rows of the padded pitch Wp: tap (c, i, j)'s column over output
     rows [oh0, oh1) is the run of xp[n, c0 + c] starting at row oh0 + i*dh, column j*dw, copied in one piece.
-    The last (kW - 1)*dw places, past the end of the plane for the last tap, are set to zero."""
+    The Wp - OW places of each row that are not output positions are then set to zero (the errors are zero
+    there too, but a nan or inf pixel times zero would leak into the sum), as is the tail past the plane."""
     width = xp.shape[3]
     length = (oh1 - oh0) * width
     for q in range(col.shape[0]):
@@ -154,6 +157,8 @@ def _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, dh, dw, col, base):
         for t in range(run):
             dst[t] = src[t]
         col[q, base + run:base + length] = 0.0
+        for r in range(oh1 - oh0):
+            col[q, base + r * width + out_w:base + (r + 1) * width] = 0.0
 
 
 @njit(fastmath=_REASSOC, cache=True)
@@ -243,12 +248,10 @@ def _dot_window(w_row, xh, n, p, k_h, run, out_w, sh, step, dh):
 
 
 @njit(parallel=True, cache=True)
-def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups, in_place, run):
-    """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job.
+def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+    """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job, windows copied out.
 
-    xh is channels-last. Windows are copied out, w being (K, Q) padded with zeros to `aligned_rows`' row
-    length; or, with ``in_place`` (groups == 1 and dw == 1 only), read where they lie (`_dot_windows`) as kH
-    runs of ``run`` numbers (kW*C rounded up to whole vectors), w being (K, kH*run) with zeros to match.
+    xh is channels-last; w is (K, Q) padded with zeros to `aligned_rows`' row length, in tap order (i, j, c).
     """
     n_batch, n_out = xh.shape[0], w.shape[0]
     c_per_group, k_per_group, p_len = n_ch // groups, n_out // groups, out_h * out_w
@@ -260,14 +263,28 @@ def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, d
         w_g, out_g = w[k0:k0 + k_per_group], out[n, k0:k0 + k_per_group]
         for kk in range(k_per_group):
             out_g[kk, :] = bias[k0 + kk]
-        if in_place:
-            _dot_windows(w_g, xh, n, 0, p_len, k_h, run, n_ch, out_w, sh, sw, dh, out_g)
-            continue
         win = aligned_rows(slab, q_len, xh)  # the padding columns stay zero
         for p0 in range(0, p_len, slab):
             p1 = min(p_len, p0 + slab)
             _unfold_windows(xh, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len)
             dot_rows(w_g, win[:p1 - p0], out_g, p0)
+
+
+@njit(parallel=True, cache=True)
+def conv2d_forward_windows_in_place(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh):
+    """`conv2d_forward` for one group and no horizontal dilation, reading each window where it lies.
+
+    Kernel row i of the window at (oh, ow) is the run xh[n, oh*sh + i*dh, ow*sw*C : ow*sw*C + kW*C], and
+    w is (K, kH*kW*C) in the same order. Exactly the window's numbers are read, never a neighbour's: a
+    nan or inf in the input reaches only the outputs whose window holds it.
+    """
+    n_batch, n_out = xh.shape[0], w.shape[0]
+    p_len, run = out_h * out_w, k_w * n_ch
+    for n in prange(n_batch):
+        out_n = out[n]
+        for k in range(n_out):
+            out_n[k, :] = bias[k]
+        _dot_windows(w, xh, n, 0, p_len, k_h, run, n_ch, out_w, sh, sw, dh, out_n)
 
 
 @njit(parallel=True, cache=True)
@@ -331,8 +348,19 @@ def conv2d_backward_input(grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w, sh, s
             _fold_windows(dwin, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, grad_xh, q_len)
 
 
+def conv2d_backward_weight(grad, xp, kernel_size, out_size, stride, dilation, groups):
+    """dL/dW as (K, Cg*kH*kW) in PyTorch's order: the chunks' partial sums (`_backward_weight_chunks`) added
+    in chunk order, in float64, so the result does not depend on the number of threads."""
+    n_out = grad.shape[1]
+    k_per_group, q_len = n_out // groups, xp.shape[1] // groups * kernel_size[0] * kernel_size[1]
+    partial = np.empty((chunk_layout(xp.shape[0])[1], groups, q_len, k_per_group), dtype=xp.dtype)
+    _backward_weight_chunks(grad, xp, partial, *kernel_size, *out_size, *stride, *dilation, groups)
+    total = partial.sum(axis=0, dtype=np.float64)  # (groups, Q, Kg)
+    return total.transpose(0, 2, 1).reshape(n_out, q_len).astype(xp.dtype)
+
+
 @njit(parallel=True, cache=True)
-def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+def _backward_weight_chunks(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
     """partial[chunk, g, q, k] = sum over the chunk's samples and positions p of col[q, p] * grad[g*Kg + k, p].
 
     The sums run along p, so slabs are long (whole output rows, about _WEIGHT_SLAB positions). The caller
@@ -343,9 +371,8 @@ def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh
     c_per_group, p_len = q_len // (k_h * k_w), out_h * out_w
     chunk, n_chunks = chunk_layout(n_batch)
     # With stride 1 (both ways), output rows are laid out with the padded input's pitch Wp ("wide"): a tap's column
-    # is then one contiguous run of the input plane, copied in one piece; the errors get zeros in the Wp - OW
-    # extra places, so those products vanish (unless the input holds inf or nan, which already makes the
-    # outputs non-finite).
+    # is then one contiguous run of the input plane, copied in one piece; the Wp - OW extra places hold zeros
+    # in both the columns and the errors.
     wide = sh == 1 and sw == 1
     row_len = width if wide else out_w
     rows = min(out_h, max(1, _WEIGHT_SLAB // row_len))  # a slab is whole output rows of one sample,
@@ -376,7 +403,7 @@ def conv2d_backward_weight(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh
                             delta[kk, at:at + out_w] = src[oh * out_w:(oh + 1) * out_w]
                             delta[kk, at + out_w:at + row_len] = 0.0
                     if wide:
-                        _unfold_columns_wide(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, dh, dw, col, base)
+                        _unfold_columns_wide(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
                     else:
                         _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col,
                                         base)

@@ -1,13 +1,19 @@
 """Layers: thin stateful wrappers over `minicnn.functional`, with PyTorch's constructors and parameter names.
 
-Parameters are float32 by default (cast a whole network with ``.double()``) and are
+Every layer is written the same way: the constructor checks and normalizes its settings (as
+``torch.nn`` does: a bad setting fails where it is written, not at the first forward), ``forward``
+calls the functional op and saves what backward needs, ``backward`` calls the op's backward on what
+was saved. Parameters are float32 by default (cast a whole network with ``.double()``) and are
 initialised as PyTorch does, from minicnn's global generator (`minicnn.random.manual_seed`).
 """
 import numpy as np
 
 from minicnn import functional as F
 from minicnn import init
-from minicnn.functional._checks import int_tuple
+from minicnn.functional import normalization as _normalization
+from minicnn.functional import pooling as _pooling
+from minicnn.functional._checks import check_bool, check_int, check_real, check_rng, int_tuple
+from minicnn.functional.conv import Convolution
 from minicnn.nn.module import Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
@@ -22,36 +28,50 @@ def _default_init(weight, bias, fan_in):
         init.uniform_(bias, -bound, bound)
 
 
+def _data(param):
+    return None if param is None else param.data
+
+
+# ------------------------------------------------------------------------------------------------ convolution
 class _ConvNd(Module):
     _spatial = 2
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
         super().__init__()
-        name = type(self).__name__
+        name, n = type(self).__name__, self._spatial
+        in_channels = check_int(name, "in_channels", in_channels, 1)
+        out_channels = check_int(name, "out_channels", out_channels, 1)
+        groups = check_int(name, "groups", groups, 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
-        kernel = int_tuple(name, "kernel_size", kernel_size, self._spatial, 1)
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups) + kernel, np.float32))
+        self.kernel_size = int_tuple(name, "kernel_size", kernel_size, n, 1)
+        self.stride = int_tuple(name, "stride", stride, n, 1)
+        self.dilation = int_tuple(name, "dilation", dilation, n, 1)
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"{name}: padding must be an int, a tuple of ints, 'valid' or 'same'; got {padding!r}")
+            if padding == "same" and self.stride != (1,) * n:
+                raise ValueError(f"{name}: padding='same' needs stride 1 (as in PyTorch), got stride={self.stride}")
+            self.padding = padding
+        else:
+            self.padding = int_tuple(name, "padding", padding, n, 0)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        check_bool(name, "bias", bias)
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups) + self.kernel_size, np.float32))
         self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
-        _default_init(self.weight, self.bias, in_channels // groups * int(np.prod(kernel)))
-
-    def _args(self):
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
+        _default_init(self.weight, self.bias, in_channels // groups * int(np.prod(self.kernel_size)))
 
     def forward(self, x):
-        self._save(x=x)
-        op = F.conv1d if self._spatial == 1 else F.conv2d
-        return op(x, self.weight.data, None if self.bias is None else self.bias.data, **self._args())
+        conv = Convolution(type(self).__name__, self._spatial, x, self.weight.data, _data(self.bias),
+                           self.stride, self.padding, self.dilation, self.groups)
+        self._save(conv=conv)
+        return conv.forward()
 
     def backward(self, grad_out, input_grad=True):
-        """Accumulate the parameter gradients; return dL/dx, or None with ``input_grad=False`` (saves time
-        in a network's first layer, whose input gradient nobody uses)."""
-        x = self._saved("x")
-        op = F.conv1d_backward if self._spatial == 1 else F.conv2d_backward
-        grad_x, grad_w, grad_b = op(grad_out, x, self.weight.data, **self._args(), input_grad=input_grad)
+        """Add dL/dW and dL/db to the parameters' gradients; return dL/dx, or None with ``input_grad=False``
+        (saves time in a network's first layer, whose input gradient nobody uses)."""
+        grad_x, grad_w, grad_b = self._saved("conv").backward(grad_out, input_grad)
         self.weight.accumulate(grad_w)
         if self.bias is not None:
             self.bias.accumulate(grad_b)
@@ -59,14 +79,18 @@ class _ConvNd(Module):
 
     def extra_repr(self):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        for name, default in (("padding", 0), ("dilation", 1), ("groups", 1)):
+        for name, default in (("padding", (0,) * self._spatial), ("dilation", (1,) * self._spatial), ("groups", 1)):
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)}"
         return text + ("" if self.bias is not None else ", bias=False")
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution layer: x (N, C_in, L) -> (N, C_out, L_out); weight (C_out, C_in/groups, k)."""
+    """1-D convolution layer: x (N, C_in, L) -> (N, C_out, L_out); weight (C_out, C_in/groups, k).
+
+    >>> Conv1d(1, 4, 3, padding=1)
+    Conv1d(1, 4, kernel_size=(3,), stride=(1,), padding=(1,))
+    """
 
     _spatial = 1
 
@@ -83,20 +107,26 @@ class Conv2d(_ConvNd):
 
 
 class Linear(Module):
-    """Fully connected layer: x (N, in_features) -> (N, out_features); weight (out_features, in_features)."""
+    """Fully connected layer: x (N, in_features) -> (N, out_features); weight (out_features, in_features).
+
+    >>> Linear(400, 120)
+    Linear(in_features=400, out_features=120, bias=True)
+    """
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = check_int("Linear", "in_features", in_features, 1)
+        self.out_features = check_int("Linear", "out_features", out_features, 1)
+        check_bool("Linear", "bias", bias)
         self.weight = Parameter(np.empty((out_features, in_features), np.float32))
         self.bias = Parameter(np.empty(out_features, np.float32)) if bias else None
         _default_init(self.weight, self.bias, in_features)
 
     def forward(self, x):
         self._save(x=x)
-        return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
+        return F.linear(x, self.weight.data, _data(self.bias))
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
         grad_x, grad_w, grad_b = F.linear_backward(grad_out, self._saved("x"), self.weight.data)
         self.weight.accumulate(grad_w)
         if self.bias is not None:
@@ -107,43 +137,50 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class _Pool(Module):
+# ---------------------------------------------------------------------------------------------------- pooling
+class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-
-    def forward(self, x):
-        self._save(x=x)
-        return self._forward(x, self.kernel_size, self.stride, self.padding)
-
-    def backward(self, grad_out):
-        return self._backward(grad_out, self._saved("x"), self.kernel_size, self.stride, self.padding)
+        name = type(self).__name__
+        self.kernel_size = int_tuple(name, "kernel_size", kernel_size, 2, 1)
+        self.stride = self.kernel_size if stride is None else int_tuple(name, "stride", stride, 2, 1)
+        self.padding = int_tuple(name, "padding", padding, 2, 0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{name}: padding {self.padding} must be at most half of kernel_size "
+                             f"{self.kernel_size} (as in PyTorch)")
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, padding={self.padding}"
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxPool2d(_Pool):
+class MaxPool2d(_Pool2d):
     """Max pooling over F x F windows (default stride F): keeps the strongest response of each window.
 
     Forward remembers where each maximum was, so backward only routes the errors there.
+
+    >>> MaxPool2d(2)
+    MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))
     """
 
     def forward(self, x):
         out, indices = F.max_pool2d(x, self.kernel_size, self.stride, self.padding, return_indices=True)
-        self._save(x=x, indices=indices)
+        self._save(x_shape=np.shape(x), dtype=out.dtype, indices=indices)
         return out
 
-    def backward(self, grad_out):
-        x, indices = self._saved("x", "indices")
-        return F.max_pool2d_backward(grad_out, x, self.kernel_size, self.stride, self.padding, indices=indices)
+    def backward(self, grad_out, input_grad=True):
+        x_shape, dtype, indices = self._saved("x_shape", "dtype", "indices")
+        return _pooling.scatter_to_indices("MaxPool2d.backward", grad_out, indices, x_shape, dtype)
 
 
-class AvgPool2d(_Pool):
+class AvgPool2d(_Pool2d):
     """Average pooling over F x F windows (default stride F); padded zeros are counted, as in PyTorch."""
 
-    _forward = staticmethod(F.avg_pool2d)
-    _backward = staticmethod(F.avg_pool2d_backward)
+    def forward(self, x):
+        self._save(x=x)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def backward(self, grad_out, input_grad=True):
+        return F.avg_pool2d_backward(grad_out, self._saved("x"), self.kernel_size, self.stride, self.padding)
 
 
 class LPPool2d(Module):
@@ -151,17 +188,19 @@ class LPPool2d(Module):
 
     def __init__(self, norm_type, kernel_size, stride=None):
         super().__init__()
-        self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
+        self.norm_type = check_real("LPPool2d", "norm_type", norm_type, low=0, low_open=True)
+        self.kernel_size = int_tuple("LPPool2d", "kernel_size", kernel_size, 2, 1)
+        self.stride = self.kernel_size if stride is None else int_tuple("LPPool2d", "stride", stride, 2, 1)
 
     def forward(self, x):
         self._save(x=x)
         return F.lp_pool2d(x, self.norm_type, self.kernel_size, self.stride)
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
         return F.lp_pool2d_backward(grad_out, self._saved("x"), self.norm_type, self.kernel_size, self.stride)
 
     def extra_repr(self):
-        return f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}"
+        return f"norm_type={self.norm_type:g}, kernel_size={self.kernel_size}, stride={self.stride}"
 
 
 class AdaptiveAvgPool2d(Module):
@@ -169,25 +208,32 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
-        self.output_size = output_size
+        self.output_size = int_tuple("AdaptiveAvgPool2d", "output_size", output_size, 2, 1)
 
     def forward(self, x):
         self._save(x=x)
         return F.adaptive_avg_pool2d(x, self.output_size)
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
         return F.adaptive_avg_pool2d_backward(grad_out, self._saved("x"), self.output_size)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
 
 
+# ------------------------------------------------------------------------------------------- normalization
 class _BatchNorm(Module):
     _ndims = (2, 4)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        name = type(self).__name__
+        self.num_features = check_int(name, "num_features", num_features, 1)
+        self.eps = check_real(name, "eps", eps, low=0)
+        # momentum=None: running statistics are the cumulative average of every batch so far (PyTorch's rule)
+        self.momentum = None if momentum is None else check_real(name, "momentum", momentum, low=0, high=1)
+        self.affine = check_bool(name, "affine", affine)
+        self.track_running_stats = check_bool(name, "track_running_stats", track_running_stats)
         self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
         self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
         if track_running_stats:
@@ -198,34 +244,39 @@ class _BatchNorm(Module):
             self.running_mean = self.running_var = None
 
     def forward(self, x):
+        name = type(self).__name__
         x = np.asarray(x)
         if x.ndim not in self._ndims:
-            raise ValueError(f"{type(self).__name__}: expected x with {' or '.join(map(str, self._ndims))} "
+            raise ValueError(f"{name}: expected x with {' or '.join(map(str, self._ndims))} "
                              f"dimensions, got shape {x.shape}")
         if x.shape[1] != self.num_features:
-            raise ValueError(f"{type(self).__name__}({self.num_features}): x {x.shape} has {x.shape[1]} channels")
+            raise ValueError(f"{name}({self.num_features}): x {x.shape} has {x.shape[1]} channels")
         use_batch_stats = self.training or self.running_mean is None
+        momentum = self.momentum
         if self.training and self.running_mean is not None:
             self.num_batches_tracked += 1
-        self._save(x=x, use_batch_stats=use_batch_stats)
-        return F.batch_norm(x, self.running_mean, self.running_var, self._data(self.weight), self._data(self.bias),
-                            training=use_batch_stats, momentum=self.momentum, eps=self.eps)
+            if momentum is None:
+                momentum = 1.0 / float(self.num_batches_tracked)
+        y, stats = _normalization.batch_norm_with_stats(name, x, self.running_mean, self.running_var,
+                                                        _data(self.weight), _data(self.bias), use_batch_stats,
+                                                        0.0 if momentum is None else momentum, self.eps)
+        self._save(x=x, stats=stats, use_batch_stats=use_batch_stats)
+        return y
 
-    def backward(self, grad_out):
-        x, use_batch_stats = self._saved("x", "use_batch_stats")
-        grad_x, grad_w, grad_b = F.batch_norm_backward(grad_out, x, self._data(self.weight), self.running_mean,
-                                                       self.running_var, training=use_batch_stats, eps=self.eps)
+    def backward(self, grad_out, input_grad=True):
+        x, stats, use_batch_stats = self._saved("x", "stats", "use_batch_stats")
+        grad_x, grad_w, grad_b = _normalization.batch_norm_backward_with_stats(
+            f"{type(self).__name__}.backward", grad_out, x, _data(self.weight), stats, use_batch_stats)
         if self.weight is not None:
             self.weight.accumulate(grad_w)
             self.bias.accumulate(grad_b)
         return grad_x
 
-    @staticmethod
-    def _data(param):
-        return None if param is None else param.data
-
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        text = f"{self.num_features}, eps={self.eps:g}, momentum={self.momentum}"
+        if not self.affine:
+            text += ", affine=False"
+        return text + ("" if self.track_running_stats else ", track_running_stats=False")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -240,92 +291,146 @@ class BatchNorm2d(_BatchNorm):
     _ndims = (4,)
 
 
-class Dropout(Module):
-    """Inverted dropout: in training drop units with probability p and scale the rest by 1/(1-p); identity in eval."""
-
-    def __init__(self, p=0.5, rng=None):
-        super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p, self.rng = p, rng
-
-    def forward(self, x):
-        y, mask = F.dropout(x, self.p, self.training, self.rng)
-        self._save(mask=mask)
-        return y
-
-    def backward(self, grad_out):
-        return F.dropout_backward(grad_out, self._saved("mask"))
-
-    def extra_repr(self):
-        return f"p={self.p}"
-
-
-class _Elementwise(Module):
-    def forward(self, x):
-        self._save(x=x)
-        return type(self)._f(x)
-
-    def backward(self, grad_out):
-        return type(self)._df(grad_out, self._saved("x"))
-
-
-class ReLU(_Elementwise):
-    _f, _df = staticmethod(F.relu), staticmethod(F.relu_backward)
-
-
-class Sigmoid(_Elementwise):
-    _f, _df = staticmethod(F.sigmoid), staticmethod(F.sigmoid_backward)
-
-
-class Tanh(_Elementwise):
-    _f, _df = staticmethod(F.tanh), staticmethod(F.tanh_backward)
-
-
-class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01):
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x):
-        self._save(x=x)
-        return F.leaky_relu(x, self.negative_slope)
-
-    def backward(self, grad_out):
-        return F.leaky_relu_backward(grad_out, self._saved("x"), self.negative_slope)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
-
-
-class Flatten(Module):
-    """(N, d1, d2, ...) -> (N, d1*d2*...): the feature maps W2*H2*D2 become one vector for the FC layers."""
-
-    def __init__(self, start_dim=1):
-        super().__init__()
-        self.start_dim = start_dim
-
-    def forward(self, x):
-        self._save(shape=np.shape(x))
-        return np.reshape(x, np.shape(x)[:self.start_dim] + (-1,))
-
-    def backward(self, grad_out):
-        return np.reshape(grad_out, self._saved("shape"))
-
-
 class LocalResponseNorm(Module):
     """AlexNet's normalization across `size` neighbouring channels (see `functional.local_response_norm`)."""
 
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        self.size = check_int("LocalResponseNorm", "size", size, 1)
+        self.alpha = check_real("LocalResponseNorm", "alpha", alpha, low=0)
+        self.beta = check_real("LocalResponseNorm", "beta", beta, low=0)
+        self.k = check_real("LocalResponseNorm", "k", k, low=0)
 
     def forward(self, x):
         self._save(x=x)
         return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
         return F.local_response_norm_backward(grad_out, self._saved("x"), self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self):
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+        return f"{self.size}, alpha={self.alpha:g}, beta={self.beta:g}, k={self.k:g}"
+
+
+class Dropout(Module):
+    """Inverted dropout: in training drop units with probability p and scale the rest by 1/(1-p); identity in eval.
+
+    ``rng``: a numpy Generator for the masks, or None for minicnn's global generator.
+
+    >>> Dropout(0.5)
+    Dropout(p=0.5)
+    """
+
+    def __init__(self, p=0.5, rng=None):
+        super().__init__()
+        self.p = check_real("Dropout", "p", p, low=0, high=1, high_open=True)
+        self.rng = check_rng("Dropout", "rng", rng)
+
+    def forward(self, x):
+        y, mask = F.dropout(x, self.p, self.training, self.rng)
+        self._save(mask=mask, shape=np.shape(x))
+        return y
+
+    def backward(self, grad_out, input_grad=True):
+        mask, shape = self._saved("mask", "shape")
+        if np.shape(grad_out) != shape:
+            raise ValueError(f"Dropout.backward: grad_out {np.shape(grad_out)} must have the input's shape {shape}")
+        return F.dropout_backward(grad_out, mask)
+
+    def extra_repr(self):
+        return f"p={self.p:g}"
+
+
+# ------------------------------------------------------------------------------------------------ activations
+class ReLU(Module):
+    """max(0, x), element by element (`functional.relu`)."""
+
+    def forward(self, x):
+        self._save(x=x)
+        return F.relu(x)
+
+    def backward(self, grad_out, input_grad=True):
+        return F.relu_backward(grad_out, self._saved("x"))
+
+
+class LeakyReLU(Module):
+    """x for x > 0, else negative_slope * x (`functional.leaky_relu`)."""
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = check_real("LeakyReLU", "negative_slope", negative_slope)
+
+    def forward(self, x):
+        self._save(x=x)
+        return F.leaky_relu(x, self.negative_slope)
+
+    def backward(self, grad_out, input_grad=True):
+        return F.leaky_relu_backward(grad_out, self._saved("x"), self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope:g}"
+
+
+class Sigmoid(Module):
+    """The logistic function 1 / (1 + exp(-x)) (`functional.sigmoid`)."""
+
+    def forward(self, x):
+        self._save(x=x)
+        return F.sigmoid(x)
+
+    def backward(self, grad_out, input_grad=True):
+        return F.sigmoid_backward(grad_out, self._saved("x"))
+
+
+class Tanh(Module):
+    """tanh(x), zero-centred in (-1, 1) (`functional.tanh`)."""
+
+    def forward(self, x):
+        self._save(x=x)
+        return F.tanh(x)
+
+    def backward(self, grad_out, input_grad=True):
+        return F.tanh_backward(grad_out, self._saved("x"))
+
+
+class Flatten(Module):
+    """(N, d1, d2, ...) -> (N, d1*d2*...): the feature maps W2*H2*D2 become one vector for the FC layers.
+
+    Dimensions ``start_dim`` to ``end_dim`` (negative counts from the end) become one, as in torch.nn.Flatten.
+
+    >>> Flatten()(np.zeros((2, 16, 5, 5))).shape
+    (2, 400)
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        if not isinstance(start_dim, int) or isinstance(start_dim, bool):
+            raise TypeError(f"Flatten: start_dim must be an int, got {start_dim!r}")
+        if not isinstance(end_dim, int) or isinstance(end_dim, bool):
+            raise TypeError(f"Flatten: end_dim must be an int, got {end_dim!r}")
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        shape = np.shape(x)
+        ndim = max(len(shape), 1)
+        start, end = self.start_dim, self.end_dim
+        for name, dim in (("start_dim", start), ("end_dim", end)):
+            if not -ndim <= dim < ndim:
+                raise ValueError(f"Flatten: {name}={dim} is out of range for x of shape {shape} "
+                                 f"(dimensions {-ndim} to {ndim - 1})")
+        start, end = start % ndim, end % ndim
+        if start > end:
+            raise ValueError(f"Flatten: start_dim={self.start_dim} comes after end_dim={self.end_dim} "
+                             f"for x of shape {shape}")
+        self._save(shape=shape)
+        return np.reshape(x, shape[:start] + (-1,) + shape[end + 1:])
+
+    def backward(self, grad_out, input_grad=True):
+        shape = self._saved("shape")
+        if np.size(grad_out) != int(np.prod(shape)):
+            raise ValueError(f"Flatten.backward: grad_out {np.shape(grad_out)} does not hold the "
+                             f"{int(np.prod(shape))} values of the input {shape}")
+        return np.reshape(grad_out, shape)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

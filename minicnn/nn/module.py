@@ -1,21 +1,41 @@
 """Module and Parameter: the state (weights, running statistics, train/eval mode) around the functional ops.
 
-A module's ``forward(x)`` keeps what its ``backward(grad_out)`` needs; ``backward``
-returns dL/d(input) and *adds* each parameter's gradient to ``p.grad``, like
-PyTorch's autograd does. Names, state-dict keys and shapes match PyTorch's modules,
-so weights move between the two with `state_dict` / `load_state_dict`.
+The contract every module keeps (CS231n's cache idea, with PyTorch's names):
+
+- ``forward(x)`` checks its input, computes the output and saves what ``backward`` needs;
+- ``backward(grad_out, input_grad=True)`` takes dL/d(output), *adds* each parameter's gradient
+  to ``p.grad`` (as PyTorch's autograd does) and returns dL/d(input). It uses what forward saved,
+  once: a second backward after one forward is an error, as in PyTorch, because it would add
+  every parameter gradient twice. With ``input_grad=False`` a module may skip dL/d(input) and
+  return None (a network's first layer: nobody uses the gradient with respect to the images).
+
+Names, state-dict keys and shapes match PyTorch's modules, so weights move between the two with
+`state_dict` / `load_state_dict`.
 """
 from collections import OrderedDict
-import inspect
 
 import numpy as np
 
+from minicnn.functional._checks import FLOAT_DTYPES
+
+_CONSUMED = object()  # what a backward leaves behind in place of the saved values
+
 
 class Parameter:
-    """A trainable array: ``data`` (the values) and ``grad`` (None until a backward pass adds to it)."""
+    """A trainable array: ``data`` (the values) and ``grad`` (None until a backward pass adds to it).
+
+    Only float32 and float64 arrays can be trained (PyTorch: only floating-point tensors require grad).
+
+    >>> Parameter(np.zeros((2, 3), np.float32))
+    Parameter(shape=(2, 3), dtype=float32)
+    """
 
     def __init__(self, data):
-        self.data = np.asarray(data)
+        data = np.asarray(data)
+        if data.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"Parameter: data must be float32 or float64 (only floating-point values can be "
+                            f"trained), got {data.dtype}")
+        self.data = data
         self.grad = None
 
     @property
@@ -24,6 +44,7 @@ class Parameter:
 
     def accumulate(self, grad):
         """Add a gradient (as autograd does when a parameter is used more than once)."""
+        grad = np.asarray(grad)
         if grad.shape != self.data.shape:
             raise ValueError(f"gradient of shape {grad.shape} does not fit parameter of shape {self.data.shape}")
         if self.grad is None:
@@ -36,7 +57,11 @@ class Parameter:
 
 
 class Module:
-    """Base class of every layer and network. Subclasses define ``forward`` and ``backward``."""
+    """Base class of every layer and network. Subclasses define ``forward`` and ``backward``.
+
+    Assigning a `Parameter` or a `Module` to an attribute registers it, so `parameters`,
+    `state_dict` and `train`/`eval` reach it, as in ``torch.nn.Module``.
+    """
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -67,70 +92,112 @@ class Module:
 
     # ------------------------------------------------------------------ computing
     def forward(self, *inputs):
+        """Compute the output, and save what `backward` will need."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
+        """Given dL/d(output), add the parameters' gradients to their ``grad`` and return dL/d(input).
+
+        With ``input_grad=False`` the module may skip dL/d(input) and return None.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     def __call__(self, *inputs):
         return self.forward(*inputs)
 
+    def _save(self, **values):
+        """Keep what backward needs from this forward pass (replacing the previous pass's)."""
+        object.__setattr__(self, "_cache", values)
+
     def _saved(self, *names):
-        """What forward kept for backward; a clear error if backward comes first."""
+        """Hand what forward saved to backward, once; a clear error if backward comes first or comes twice."""
         cache = self.__dict__.get("_cache")
         if cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward: nothing was saved to "
+                               f"differentiate; call the module on an input first")
+        if cache is _CONSUMED:
+            raise RuntimeError(f"{type(self).__name__}.backward called twice after one forward: the first backward "
+                               f"used what forward saved, and a second would add every parameter gradient again; "
+                               f"run forward again before another backward (PyTorch refuses this too)")
+        object.__setattr__(self, "_cache", _CONSUMED)
         if not names:
             return cache
         return cache[names[0]] if len(names) == 1 else tuple(cache[name] for name in names)
 
-    def _save(self, **values):
-        object.__setattr__(self, "_cache", values)
-
     # ------------------------------------------------------------------ structure
     def named_children(self):
+        """(name, module) pairs of the direct sub-modules."""
         return iter(self._modules.items())
 
     def children(self):
+        """The direct sub-modules."""
         return iter(self._modules.values())
 
     def named_modules(self, prefix=""):
+        """(dotted name, module) pairs of this module and every module inside it, depth first."""
         yield prefix, self
         for name, child in self._modules.items():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
+        """This module and every module inside it."""
         return (module for _, module in self.named_modules())
 
     def named_parameters(self, prefix=""):
-        """(name, Parameter) pairs with PyTorch's dotted names: ``0.weight``, ``features.3.bias``."""
+        """(name, Parameter) pairs with PyTorch's dotted names: ``0.weight``, ``features.3.bias``.
+
+        A parameter shared by two layers is listed once, under its first name (as in PyTorch), so an
+        optimizer updates it once per step."""
+        seen = set()
         for module_name, module in self.named_modules(prefix):
             for name, param in module._parameters.items():
-                yield (f"{module_name}.{name}" if module_name else name), param
+                if param is not None and id(param) not in seen:
+                    seen.add(id(param))
+                    yield (f"{module_name}.{name}" if module_name else name), param
 
     def parameters(self):
+        """Every trainable `Parameter` of this module and its sub-modules: what an optimizer is given.
+
+        >>> from minicnn import nn
+        >>> [p.shape for p in nn.Linear(4, 3).parameters()]
+        [(3, 4), (3,)]
+        """
         return [param for _, param in self.named_parameters()]
 
     def named_buffers(self, prefix=""):
+        """(name, array) pairs of the saved but untrained state (e.g. batch norm's running statistics)."""
         for module_name, module in self.named_modules(prefix):
             for name, buf in module._buffers.items():
                 yield (f"{module_name}.{name}" if module_name else name), buf
 
     # ------------------------------------------------------------------ state
     def train(self, mode=True):
+        """Training mode for this module and its sub-modules: dropout drops, batch norm uses batch statistics."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}.train: mode must be True or False, got {mode!r}")
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
         return self
 
     def eval(self):
+        """Evaluation mode (``train(False)``): no dropout, batch norm uses its running statistics."""
         return self.train(False)
 
     def zero_grad(self):
+        """Forget every parameter's gradient (set ``grad`` to None) before the next backward pass."""
         for param in self.parameters():
             param.grad = None
 
     def to(self, dtype):
-        """Cast every floating-point parameter and buffer to `dtype` (e.g. np.float64 for gradient checks)."""
+        """Cast every floating-point parameter and buffer to `dtype` (np.float32, or np.float64 for gradient checks)."""
+        try:
+            target = np.dtype(dtype)
+        except TypeError:
+            target = None
+        if target not in FLOAT_DTYPES:
+            raise TypeError(f"{type(self).__name__}.to: dtype must be float32 or float64 (parameters must stay "
+                            f"floating-point to be trained), got {dtype!r}")
+        dtype = target
         for module in self.modules():
             for param in module._parameters.values():
                 param.data = param.data.astype(dtype)
@@ -141,9 +208,11 @@ class Module:
         return self
 
     def double(self):
+        """Cast to float64 (`to`)."""
         return self.to(np.float64)
 
     def float(self):
+        """Cast to float32 (`to`), the default."""
         return self.to(np.float32)
 
     def state_dict(self):
@@ -160,26 +229,41 @@ class Module:
     def load_state_dict(self, state_dict):
         """Copy values into this module's parameters and buffers (keeping their dtype).
 
-        Raises KeyError listing missing and unexpected keys, or ValueError listing mis-shaped ones;
-        nothing is changed unless every key fits.
+        All or nothing: every value is checked and converted first. Raises KeyError listing missing
+        and unexpected keys, ValueError listing mis-shaped keys, TypeError naming a value that is not
+        numeric; in each case nothing has been changed.
         """
-        own = OrderedDict(self.named_parameters())
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"load_state_dict for {type(self).__name__}: expected a mapping of names to arrays "
+                            f"(e.g. from state_dict() or load_checkpoint), got {type(state_dict).__name__}")
+        # every name state_dict writes, a shared parameter under each of its names
+        own = OrderedDict((f"{module_name}.{name}" if module_name else name, param)
+                          for module_name, module in self.named_modules()
+                          for name, param in module._parameters.items() if param is not None)
         buffers = OrderedDict(self.named_buffers())
-        expected = list(own) + list(buffers)
-        missing = [k for k in expected if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own and k not in buffers]
+        targets = OrderedDict((k, p.data) for k, p in own.items())
+        targets.update(buffers)
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
         if missing or unexpected:
             raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
                            f"unexpected keys {unexpected}")
-        shapes = {k: np.shape(v) for k, v in state_dict.items()}
-        wrong = [f"{k}: expected {tuple(np.shape(own[k].data if k in own else buffers[k]))}, got {shapes[k]}"
-                 for k in expected if shapes[k] != np.shape(own[k].data if k in own else buffers[k])]
+        converted, wrong = {}, []
+        for key, target in targets.items():
+            value = np.asarray(state_dict[key])
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict for {type(self).__name__}: {key} must hold numbers, "
+                                f"got dtype {value.dtype}; nothing was loaded")
+            if value.shape != target.shape:
+                wrong.append(f"{key}: expected {target.shape}, got {value.shape}")
+            converted[key] = value.astype(target.dtype)
         if wrong:
-            raise ValueError(f"load_state_dict for {type(self).__name__}: shape mismatch for " + "; ".join(wrong))
+            raise ValueError(f"load_state_dict for {type(self).__name__}: shape mismatch for " + "; ".join(wrong)
+                             + "; nothing was loaded")
         for name, param in own.items():
-            param.data = np.array(state_dict[name], dtype=param.data.dtype)
+            param.data = converted[name]
         for name, buf in buffers.items():
-            np.copyto(buf, np.asarray(state_dict[name]), casting="unsafe")
+            np.copyto(buf, converted[name])
 
     # ------------------------------------------------------------------ display
     def extra_repr(self):
@@ -232,18 +316,11 @@ class Sequential(Module):
         return x
 
     def backward(self, grad_out, input_grad=True):
-        """Backpropagate through the modules in reverse; with ``input_grad=False`` the first module may skip
-        dL/dx (convolutions do) and None may be returned, as in a training step where nobody uses it."""
+        """Backpropagate through the modules in reverse; ``input_grad`` goes to the first module (with False a
+        convolution skips dL/dx, and None may be returned, as in a training step where nobody uses it)."""
         modules = list(self._modules.values())
         for module in reversed(modules[1:]):
             grad_out = module.backward(grad_out)
         if not modules:
             return grad_out
-        if not input_grad and _offers_input_grad(modules[0]):
-            return modules[0].backward(grad_out, input_grad=False)
-        return modules[0].backward(grad_out)
-
-
-def _offers_input_grad(module):
-    """True if module.backward accepts ``input_grad`` (it can skip the gradient with respect to its input)."""
-    return "input_grad" in inspect.signature(module.backward).parameters
+        return modules[0].backward(grad_out, input_grad=input_grad)

@@ -196,34 +196,100 @@ def test_conv1d_matches_reference(case):
         np.testing.assert_allclose(g, r, **tol)
 
 
-ROUTES = {  # name: (module constant, value) that forces one way of computing a convolution
-    "forward by unfolding, windows copied out": ("_DIRECT_MAX_TAPS", 0, "_IN_PLACE_MAX_FILTERS", 0),
-    "forward by unfolding, windows read in place": ("_DIRECT_MAX_TAPS", 0, "_IN_PLACE_MAX_FILTERS", 10**9),
-    "stride-1 forward without unfolding": ("_DIRECT_MAX_TAPS", 10**9),
-    "grad input by folding windows": ("_FULL_CORRELATION_WASTE", 0.0),
-    "grad input as a full correlation": ("_FULL_CORRELATION_WASTE", 1e9),
+ROUTES = {  # route: (module constants that force it where it applies, whether it applies to a case)
+    "windows copied": (dict(_DIRECT_MAX_TAPS=0, _IN_PLACE_MAX_FILTERS=0), lambda c: True),
+    "windows in place": (dict(_DIRECT_MAX_TAPS=0, _IN_PLACE_MAX_FILTERS=10**9),
+                         lambda c: c["groups"] == 1 and c["dilation"][1] == 1),
+    "shifted planes": (dict(_DIRECT_MAX_TAPS=10**9), lambda c: c["stride"] == (1, 1)),
+    "folding": (dict(_FULL_CORRELATION_WASTE=0.0), lambda c: True),
+    "full correlation": (dict(_FULL_CORRELATION_WASTE=1e9),
+                         lambda c: c["stride"] == (1, 1) and all(
+                             p <= d * (k - 1) for p, d, k in zip(c["padding"], c["dilation"], c["wshape"][2:]))),
 }
+
+
+def force_route(monkeypatch, route):
+    """Force `route` where it applies, and return the list into which every route that runs is recorded."""
+    from minicnn.functional import conv as conv_module
+
+    for name, value in ROUTES[route][0].items():
+        monkeypatch.setattr(conv_module, name, value)
+    ran = []
+    for table in (conv_module._FORWARD, conv_module._GRAD_INPUT):
+        for name, function in list(table.items()):
+            def spy(*args, _name=name, _function=function, _table=table):
+                ran.append(("forward" if _table is conv_module._FORWARD else "grad_input", _name))
+                return _function(*args)
+            monkeypatch.setitem(table, name, spy)
+    return ran
+
+
+def plan_of(case):
+    x_shape, w_shape = case["shape"], case["wshape"]
+    return F.conv.Convolution("test", 2, np.zeros(x_shape), np.zeros(w_shape), None, **conv_args(case)).plan
 
 
 @pytest.mark.parametrize("route", ROUTES)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=conv2d_case())
 def test_every_route_matches_reference(monkeypatch, route, case):
-    """conv2d picks its algorithm from the shapes; each route, forced for every shape it accepts, must agree
-    with the readable loops (a route that does not apply falls back to one that does)."""
-    from minicnn.functional import conv as conv_module
-
-    settings_ = ROUTES[route]
-    for name, value in zip(settings_[::2], settings_[1::2]):
-        monkeypatch.setattr(conv_module, name, value)
+    """conv2d picks its algorithm from the shapes (`ConvPlan`); each route, forced for every shape it applies to,
+    must be the one that runs and must agree with the readable loops."""
+    ran = force_route(monkeypatch, route)
+    plan = plan_of(case)
+    if ROUTES[route][1](case) and plan.forward != "matrix product":
+        assert route in plan, (route, plan)
     x, w, b = make_inputs(case)
     tol = TOL[case["dtype"]]
     np.testing.assert_allclose(F.conv2d(x, w, b, **conv_args(case)), R.conv2d(x, w, b, **conv_args(case)), **tol)
+    assert ran[0] == ("forward", plan.forward)
     grad_out = np.random.default_rng(case["seed"] + 1).standard_normal(
         R.conv2d(x, w, b, **conv_args(case)).shape).astype(case["dtype"])
+    ran.clear()
     got = F.conv2d_backward(grad_out, x, w, **conv_args(case))
+    assert ran[0] == ("grad_input", plan.grad_input)
     for g, r in zip(got, R.conv2d_backward(grad_out, x, w, **conv_args(case))):
         np.testing.assert_allclose(g, r, **tol)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=conv2d_case(), where=st.integers(0, 10**6))
+def test_nan_and_inf_reach_only_the_windows_that_hold_them(monkeypatch, route, bad, case, where):
+    """One nan or inf placed anywhere in x (or in grad_out) makes non-finite exactly the outputs (input-gradient
+    cells, weight-gradient taps) that the readable loops make non-finite, whatever route runs."""
+    force_route(monkeypatch, route)
+    x, w, b = make_inputs(case)
+    x.reshape(-1)[where % x.size] = bad
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = R.conv2d(x, w, b, **conv_args(case))
+        got = F.conv2d(x, w, b, **conv_args(case))
+        np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+        grad_out = np.random.default_rng(case["seed"]).standard_normal(want.shape).astype(case["dtype"])
+        _, got_w, _ = F.conv2d_backward(grad_out, x, w, **conv_args(case))
+        np.testing.assert_array_equal(np.isfinite(got_w), np.isfinite(R.conv2d_backward(grad_out, x, w, **conv_args(case))[1]))
+        x[np.isinf(x)] = 1.0
+        grad_out.reshape(-1)[where % grad_out.size] = bad
+        got = F.conv2d_backward(grad_out, x, w, **conv_args(case))
+        for g, r in zip(got, R.conv2d_backward(grad_out, x, w, **conv_args(case))):
+            np.testing.assert_array_equal(np.isfinite(g), np.isfinite(r))
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs, forward, grad_input", [
+    ((2, 1, 32, 32), (6, 1, 5, 5), {}, "shifted planes", "full correlation"),      # LeNet-5 C1
+    ((2, 6, 14, 14), (16, 6, 5, 5), {}, "windows copied", "full correlation"),     # LeNet-5 C3
+    ((2, 16, 5, 5), (120, 16, 5, 5), {}, "matrix product", "matrix product"),      # LeNet-5 C5
+    ((2, 3, 227, 227), (96, 3, 11, 11), dict(stride=4), "windows copied", "folding"),  # AlexNet conv1
+    ((2, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), "windows copied", "full correlation"),  # ResNet 3x3
+    ((2, 3, 32, 32), (4, 3, 5, 5), dict(stride=2), "windows in place", "folding"),  # few filters, strided
+    ((2, 6, 16, 16), (6, 3, 3, 3), dict(groups=2), "shifted planes", "full correlation"),
+])
+def test_the_plan_for_known_layers(x_shape, w_shape, kwargs, forward, grad_input):
+    plan = F.conv.Convolution("conv2d", 2, np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32),
+                              **kwargs).plan
+    assert (plan.forward, plan.grad_input) == (forward, grad_input), plan.reason
+    assert plan.forward in F.conv.FORWARD_ROUTES and plan.grad_input in F.conv.GRAD_INPUT_ROUTES
 
 
 @pytest.mark.parametrize("xs, ws, padding, dilation", [
@@ -448,7 +514,8 @@ def test_conv1d_and_conv2d_match_torch_over_random_configurations(torch, case, s
 def test_kernels_are_cached_on_disk():
     from minicnn.kernels import conv as kernels
 
-    for name in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"):
+    for name in ("conv2d_forward", "conv2d_forward_windows_in_place", "conv2d_forward_direct",
+                 "conv2d_backward_input", "_backward_weight_chunks"):
         dispatcher = getattr(kernels, name)
         assert dispatcher._cache is not None and dispatcher.targetoptions.get("parallel"), name
         assert type(dispatcher._cache).__name__ == "FunctionCache", name

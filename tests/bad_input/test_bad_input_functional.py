@@ -1,0 +1,137 @@
+"""The bad-input table for `minicnn.functional`: one row per kind of mistake a learner makes.
+
+Each row calls the op wrongly and expects an error whose message names the argument and the rule it
+broke (the regex). The table is the regression record of every such case found so far; see also
+test_bad_input_nn.py and test_bad_input_training.py.
+"""
+import numpy as np
+import pytest
+
+import minicnn.functional as F
+
+f32, f64 = np.float32, np.float64
+
+
+def x4(shape=(2, 3, 8, 8), dtype=f64):
+    return np.ones(shape, dtype)
+
+
+W = np.ones((4, 3, 3, 3))
+MASK = np.ones((2, 3), f64)
+
+ROWS = [
+    # ---- convolution
+    ("conv2d int input", lambda: F.conv2d(np.ones((1, 3, 8, 8), int), W), TypeError, "x must be float32 or float64"),
+    ("conv2d mixed dtypes", lambda: F.conv2d(x4(dtype=f32), W), TypeError, "same dtype.*x is float32, weight is float64"),
+    ("conv2d 3-D x", lambda: F.conv2d(np.ones((3, 8, 8)), W), ValueError, r"x with 4 dimensions \(N, C, H, W\)"),
+    ("conv2d 3-D weight", lambda: F.conv2d(x4(), np.ones((4, 3, 3))), ValueError, "weight with 4 dimensions"),
+    ("conv2d channel mismatch", lambda: F.conv2d(x4((2, 5, 8, 8)), W), ValueError, "filter depth must equal the input depth"),
+    ("conv2d groups 0", lambda: F.conv2d(x4(), W, groups=0), ValueError, "groups must be an int >= 1"),
+    ("conv2d groups not dividing", lambda: F.conv2d(x4(), np.ones((4, 1, 3, 3)), groups=2), ValueError, "groups=2 must divide"),
+    ("conv2d bias shape", lambda: F.conv2d(x4(), W, np.ones(3)), ValueError, r"bias must have shape \(4,\)"),
+    ("conv2d stride 0", lambda: F.conv2d(x4(), W, stride=0), ValueError, "stride must be >= 1"),
+    ("conv2d stride 2**70", lambda: F.conv2d(x4(), W, stride=2 ** 70), ValueError, r"stride must be below 2\*\*62"),
+    ("conv2d stride of 3 ints", lambda: F.conv2d(x4(), W, stride=(1, 2, 3)), TypeError, "stride must be an int or a tuple of 2 ints"),
+    ("conv2d float stride", lambda: F.conv2d(x4(), W, stride=1.5), TypeError, "stride must be an int or a tuple"),
+    ("conv2d bool stride", lambda: F.conv2d(x4(), W, stride=True), TypeError, "stride must be an int or a tuple"),
+    ("conv2d negative padding", lambda: F.conv2d(x4(), W, padding=-1), ValueError, "padding must be >= 0"),
+    ("conv2d unknown padding word", lambda: F.conv2d(x4(), W, padding="full"), ValueError, "padding must be an int, a tuple of ints, 'valid' or 'same'"),
+    ("conv2d same padding with stride", lambda: F.conv2d(x4(), W, padding="same", stride=2), ValueError, "padding='same' needs stride 1"),
+    ("conv2d dilation 0", lambda: F.conv2d(x4(), W, dilation=0), ValueError, "dilation must be >= 1"),
+    ("conv2d kernel larger than input", lambda: F.conv2d(x4((1, 3, 2, 2)), W), ValueError, "larger than the padded input"),
+    ("conv2d zero-sized kernel", lambda: F.conv2d(x4(), np.ones((4, 3, 0, 3))), ValueError, "dimension of size 0"),
+    ("conv2d no filters", lambda: F.conv2d(x4(), np.ones((0, 3, 3, 3))), ValueError, "dimension of size 0"),
+    ("conv2d empty image", lambda: F.conv2d(x4((1, 3, 0, 8)), np.ones((4, 3, 1, 1))), ValueError, "spatial dimension of size 0"),
+    ("conv2d_backward grad_out shape", lambda: F.conv2d_backward(np.ones((2, 4, 5, 5)), x4(), W), ValueError, r"grad_out must have the forward output's shape .* = \(2, 4, 6, 6\)"),
+    ("conv2d_backward grad_out dtype", lambda: F.conv2d_backward(np.ones((2, 4, 6, 6), f32), x4(), W), TypeError, "same dtype"),
+    ("conv2d_backward settings differ from forward", lambda: F.conv2d_backward(np.ones((2, 4, 6, 6)), x4(), W, stride=2), ValueError, "grad_out must have the forward output's shape"),
+    ("conv1d 4-D x", lambda: F.conv1d(x4(), np.ones((4, 3, 3))), ValueError, r"x with 3 dimensions \(N, C, L\)"),
+    ("conv1d stride tuple of 2", lambda: F.conv1d(np.ones((1, 3, 8)), np.ones((4, 3, 3)), stride=(1, 1)), TypeError, "tuple of 1 ints"),
+    ("convolve unknown mode", lambda: F.convolve(np.ones(5), np.ones(3), mode="wider"), ValueError, "mode must be one of"),
+    ("convolve mixed dtypes", lambda: F.convolve(np.ones(5, f32), np.ones(3)), TypeError, "same dtype"),
+    ("convolve a batch", lambda: F.convolve(np.ones((1, 1, 5)), np.ones((1, 1, 3))), ValueError, "use conv1d/conv2d for batches"),
+    ("convolve narrow with a long kernel", lambda: F.convolve(np.ones(3), np.ones(5), mode="valid"), ValueError, "needs a kernel no larger than x"),
+    ("correlate int signal", lambda: F.correlate(np.arange(5), np.ones(3)), TypeError, "x must be float32 or float64"),
+    ("conv_output_size stride 0", lambda: F.conv_output_size(32, 5, stride=0), ValueError, "stride must be >= 1"),
+    ("conv_output_size float", lambda: F.conv_output_size(32.0, 5), TypeError, "input_size must be an int"),
+    ("conv_output_size kernel too big", lambda: F.conv_output_size(3, 5), ValueError, "the kernel spans 5 cells"),
+    ("conv_output_size 14.5", lambda: F.conv_output_size(32, 5, stride=2, exact=True), ValueError, r"= 14.5 is not an integer"),
+    # ---- pooling
+    ("max_pool2d 3-D x", lambda: F.max_pool2d(np.ones((3, 8, 8)), 2), ValueError, "x with 4 dimensions"),
+    ("max_pool2d kernel 0", lambda: F.max_pool2d(x4(), 0), ValueError, "kernel_size must be >= 1"),
+    ("max_pool2d stride 2**70", lambda: F.max_pool2d(x4(), 2, stride=2 ** 70), ValueError, r"stride must be below 2\*\*62"),
+    ("avg_pool2d stride 2**70", lambda: F.avg_pool2d(x4(), 2, stride=2 ** 70), ValueError, r"stride must be below 2\*\*62"),
+    ("max_pool2d padding over half", lambda: F.max_pool2d(x4(), 2, padding=2), ValueError, "padding .* must be at most half of kernel_size"),
+    ("max_pool2d kernel larger than input", lambda: F.max_pool2d(x4((1, 1, 2, 2)), 3), ValueError, "larger than the padded input"),
+    ("max_pool2d int input", lambda: F.max_pool2d(np.ones((1, 1, 4, 4), int), 2), TypeError, "x must be float32 or float64"),
+    ("max_pool2d_backward grad_out shape", lambda: F.max_pool2d_backward(np.ones((2, 3, 3, 3)), x4(), 2), ValueError, r"grad_out must have the forward output's shape \(2, 3, 4, 4\)"),
+    ("max_pool2d_backward float indices", lambda: F.max_pool2d_backward(np.ones((2, 3, 4, 4)), x4(), 2, indices=np.zeros((2, 3, 4, 4))), ValueError, "indices must be integers"),
+    ("max_pool2d_backward indices out of range", lambda: F.max_pool2d_backward(np.ones((2, 3, 4, 4)), x4(), 2, indices=np.full((2, 3, 4, 4), 64)), ValueError, r"indices must lie in \[0, H\*W\) = \[0, 64\)"),
+    ("avg_pool2d_backward mixed dtypes", lambda: F.avg_pool2d_backward(np.ones((2, 3, 4, 4), f32), x4(), 2), TypeError, "same dtype"),
+    ("lp_pool2d norm_type 0", lambda: F.lp_pool2d(x4(), 0, 2), ValueError, r"norm_type must be > 0"),
+    ("lp_pool2d norm_type negative", lambda: F.lp_pool2d(x4(), -2, 2), ValueError, "norm_type must be > 0"),
+    ("lp_pool2d norm_type inf", lambda: F.lp_pool2d(x4(), np.inf, 2), ValueError, "norm_type must be a finite number"),
+    ("lp_pool2d norm_type string", lambda: F.lp_pool2d(x4(), "2", 2), TypeError, "norm_type must be a real number"),
+    ("adaptive_avg_pool2d output 0", lambda: F.adaptive_avg_pool2d(x4(), 0), ValueError, "output_size must be >= 1"),
+    ("global_avg_pool2d 2-D x", lambda: F.global_avg_pool2d(np.ones((2, 3))), ValueError, "x with 4 dimensions"),
+    # ---- normalization
+    ("batch_norm eps -1", lambda: F.batch_norm(x4(), None, None, training=True, eps=-1), ValueError, r"eps must be >= 0, got -1"),
+    ("batch_norm eps nan", lambda: F.batch_norm(x4(), None, None, training=True, eps=float("nan")), ValueError, "eps must be a finite number"),
+    ("batch_norm momentum 2", lambda: F.batch_norm(x4(), np.zeros(3), np.ones(3), training=True, momentum=2), ValueError, r"momentum must be in \[0, 1\]"),
+    ("batch_norm eval without statistics", lambda: F.batch_norm(x4(), None, None), ValueError, "needs running_mean and running_var"),
+    ("batch_norm running_mean shape", lambda: F.batch_norm(x4(), np.zeros(4), np.ones(3)), ValueError, r"running_mean must have shape \(3,\)"),
+    ("batch_norm 1-D x", lambda: F.batch_norm(np.ones(3), None, None, training=True), ValueError, r"expected x of shape \(N, C\)"),
+    ("batch_norm one value per channel", lambda: F.batch_norm(np.ones((1, 3)), None, None, training=True), ValueError, "more than 1 value per channel"),
+    ("batch_norm training a string", lambda: F.batch_norm(x4(), None, None, training="yes"), TypeError, "training must be True or False"),
+    ("batch_norm mixed dtypes", lambda: F.batch_norm(x4(), np.zeros(3, f32), np.ones(3, f32)), TypeError, "same dtype"),
+    ("batch_norm_backward grad_out shape", lambda: F.batch_norm_backward(np.ones((2, 3)), x4(), training=True), ValueError, "grad_out .* must have the shape of x"),
+    ("batch_norm_backward eval without statistics", lambda: F.batch_norm_backward(x4(), x4()), ValueError, "needs running_mean and running_var"),
+    ("local_response_norm size 0", lambda: F.local_response_norm(x4(), 0), ValueError, "size must be >= 1"),
+    ("local_response_norm 2-D x", lambda: F.local_response_norm(np.ones((2, 3)), 3), ValueError, r"expected x of shape \(N, C, L\)"),
+    ("local_response_norm negative k", lambda: F.local_response_norm(x4(), 3, k=-1), ValueError, r"k must be >= 0"),
+    ("local_response_norm_backward mixed dtypes", lambda: F.local_response_norm_backward(x4(dtype=f32), x4(), 3), TypeError, "same dtype"),
+    # ---- activations, dropout, linear, losses
+    ("relu int input", lambda: F.relu(np.arange(3)), TypeError, "x must be float32 or float64"),
+    ("relu_backward shape", lambda: F.relu_backward(np.ones(3), np.ones(4)), ValueError, "grad_out and x must have the same shape"),
+    ("relu_backward mixed dtypes", lambda: F.relu_backward(np.ones(3, f32), np.ones(3)), TypeError, "same dtype"),
+    ("sigmoid_backward mixed dtypes", lambda: F.sigmoid_backward(np.ones(3), np.ones(3, f32)), TypeError, "same dtype"),
+    ("tanh_backward broadcasting", lambda: F.tanh_backward(np.ones((1, 3)), np.ones((2, 3))), ValueError, "must have the same shape"),
+    ("leaky_relu slope a string", lambda: F.leaky_relu(np.ones(3), "0.1"), TypeError, "negative_slope must be a real number"),
+    ("dropout p 1", lambda: F.dropout(np.ones(3), 1.0), ValueError, r"p must be in \[0, 1\)"),
+    ("dropout p a string", lambda: F.dropout(np.ones(3), "0.5"), TypeError, "p must be a real number"),
+    ("dropout rng 0", lambda: F.dropout(np.ones(3), 0.5, rng=0), TypeError, "rng must be a numpy.random.Generator"),
+    ("dropout_backward mask shape", lambda: F.dropout_backward(np.ones((2, 3)), np.ones((3, 2))), ValueError, "must have the same shape"),
+    ("dropout_backward mask dtype", lambda: F.dropout_backward(np.ones((2, 3), f32), MASK), TypeError, "same dtype"),
+    ("linear features mismatch", lambda: F.linear(np.ones((2, 5)), np.ones((3, 4))), ValueError, "did you forget to flatten"),
+    ("linear 4-D x", lambda: F.linear(x4(), np.ones((3, 4))), ValueError, r"x with 2 dimensions \(N, in_features\)"),
+    ("linear bias shape", lambda: F.linear(np.ones((2, 4)), np.ones((3, 4)), np.ones(4)), ValueError, r"bias must have shape \(3,\)"),
+    ("linear_backward grad_out shape", lambda: F.linear_backward(np.ones((2, 4)), np.ones((2, 4)), np.ones((3, 4))), ValueError, r"grad_out must have shape \(2, 3\)"),
+    ("cross_entropy float labels", lambda: F.cross_entropy(np.zeros((2, 10)), np.array([1.0, 2.0])), TypeError, "target must hold integer class labels"),
+    ("cross_entropy label out of range", lambda: F.cross_entropy(np.zeros((2, 10)), np.array([1, 10])), ValueError, r"labels must be in \[0, 9\]"),
+    ("cross_entropy one-hot target", lambda: F.cross_entropy(np.zeros((2, 3)), np.eye(3, dtype=int)[:2]), ValueError, "one label per row"),
+    ("cross_entropy 1-D scores", lambda: F.cross_entropy(np.zeros(10), np.array([1])), ValueError, r"scores with 2 dimensions \(N, n_classes\)"),
+    ("mse_loss shape mismatch", lambda: F.mse_loss(np.zeros((2, 3)), np.zeros((3, 2))), ValueError, "must have the same shape"),
+    ("mse_loss mixed dtypes", lambda: F.mse_loss(np.zeros(3, f32), np.zeros(3)), TypeError, "same dtype"),
+    ("softmax int input", lambda: F.softmax(np.arange(3)), TypeError, "x must be float32 or float64"),
+]
+
+
+@pytest.mark.parametrize("case_id, call, error, match", ROWS, ids=[row[0] for row in ROWS])
+def test_bad_input_gets_a_clear_error(case_id, call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_the_tables_cover_at_least_80_kinds_of_mistake():
+    import importlib.util
+    import pathlib
+
+    total = 0
+    for path in sorted(pathlib.Path(__file__).parent.glob("test_bad_input_*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem + "_counted", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        ids = [row[0] for row in module.ROWS]
+        assert len(ids) == len(set(ids)), f"{path.name} repeats a row id"
+        total += len(ids)
+    assert total >= 80, total
