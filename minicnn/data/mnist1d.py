@@ -28,6 +28,8 @@ def load_mnist1d(dtype=np.float32):
     >>> d["x"].shape, d["x_test"].shape, sorted(set(d["y"].tolist())) == list(range(10))
     ((4000, 40), (1000, 40), True)
     """
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"load_mnist1d: dtype must be float32 or float64 (the dtypes minicnn computes in), got {dtype!r}")
     from mnist1d.data import get_dataset_args, make_dataset
 
     # make_dataset seeds the global RNGs; put them back so a learner's own random numbers are not disturbed.

@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from minicnn.functional._checks import as_float_array, expect_ndim, int_tuple, same_dtype
+from minicnn.functional._checks import as_float_array, check_bool, check_int, expect_ndim, int_tuple, same_dtype
 from minicnn.functional._matmul import matmul_nt
 from minicnn.functional._threads import threads_for
 from minicnn.kernels import conv as _kernels
@@ -205,8 +205,7 @@ class Convolution:
         same_dtype(op, x=x, weight=weight, bias=bias)
         expect_ndim(op, "x", x, spatial + 2, x_layout)
         expect_ndim(op, "weight", weight, spatial + 2, w_layout)
-        if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
-            raise ValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
+        groups = check_int(op, "groups", groups, 1)
         n_in, n_out, c_per_group = x.shape[1], weight.shape[0], weight.shape[1]
         kernel = weight.shape[2:]
         if n_out == 0 or c_per_group == 0 or 0 in kernel:
@@ -248,6 +247,7 @@ class Convolution:
     def backward(self, grad_out, input_grad=True):
         """(dL/dx or None, dL/dweight, dL/dbias) for the upstream gradient ``grad_out`` of the output's shape."""
         op, x4, w4, geo = self.op, self.x, self.weight, self.geometry
+        input_grad = check_bool(op, "input_grad", input_grad)
         grad_out = as_float_array(op, "grad_out", grad_out)
         same_dtype(op, grad_out=grad_out, x=x4)
         if grad_out.shape != self.out_shape:

@@ -9,6 +9,16 @@ from minicnn.functional._checks import as_float_array, expect_ndim, same_dtype
 __all__ = ["softmax", "log_softmax", "cross_entropy", "cross_entropy_backward", "mse_loss", "mse_loss_backward"]
 
 
+def _class_axis(op, x, dim):
+    """x as a float array whose axis `dim` exists and is not empty (the classes a softmax normalizes over)."""
+    x = as_float_array(op, "x", x)
+    if not isinstance(dim, int) or isinstance(dim, bool) or not -x.ndim <= dim < max(x.ndim, 1):
+        raise ValueError(f"{op}: dim={dim!r} is not an axis of x with shape {x.shape}")
+    if x.ndim == 0 or x.shape[dim] == 0:
+        raise ValueError(f"{op}: x {x.shape} has no classes along dim={dim} to normalize over")
+    return x
+
+
 def softmax(x, dim=-1):
     r""":math:`\mathrm{softmax}(x)_i = e^{x_i - m} / \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`.
 
@@ -17,7 +27,7 @@ def softmax(x, dim=-1):
     >>> softmax(np.array([[1000.0, 1000.0]]))
     array([[0.5, 0.5]])
     """
-    x = as_float_array("softmax", "x", x)
+    x = _class_axis("softmax", x, dim)
     e = np.exp(x - x.max(axis=dim, keepdims=True))
     return e / e.sum(axis=dim, keepdims=True)
 
@@ -28,7 +38,7 @@ def log_softmax(x, dim=-1):
     >>> np.round(log_softmax(np.array([[0.0, 0.0, 0.0, 0.0]])), 4)
     array([[-1.3863, -1.3863, -1.3863, -1.3863]])
     """
-    x = as_float_array("log_softmax", "x", x)
+    x = _class_axis("log_softmax", x, dim)
     shifted = x - x.max(axis=dim, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
 
@@ -36,6 +46,9 @@ def log_softmax(x, dim=-1):
 def _check_labels(op, scores, target):
     scores = as_float_array(op, "scores", scores)
     expect_ndim(op, "scores", scores, 2, "(N, n_classes)")
+    if 0 in scores.shape:
+        raise ValueError(f"{op}: scores {scores.shape} is empty; the mean loss needs at least one sample "
+                         f"and one class")
     target = np.asarray(target)
     if target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class labels, got dtype {target.dtype}")
@@ -75,6 +88,8 @@ def _check_pair(op, pred, target):
     if pred.shape != target.shape:
         raise ValueError(f"{op}: input {pred.shape} and target {target.shape} must have the same shape "
                          f"(for class labels use one-hot targets, or cross_entropy)")
+    if pred.size == 0:
+        raise ValueError(f"{op}: input {pred.shape} is empty; the mean of no squared errors is undefined")
     return pred, target
 
 

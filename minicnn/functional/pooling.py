@@ -10,7 +10,7 @@ over the window, L^p pooling weights it by :math:`x^{p-1}/y^{p-1}`.
 """
 import numpy as np
 
-from minicnn.functional._checks import as_float_array, check_real, expect_ndim, int_tuple, same_dtype
+from minicnn.functional._checks import as_float_array, check_bool, check_real, expect_ndim, int_tuple, same_dtype
 from minicnn.functional.conv import conv_output_size
 from minicnn.functional._threads import threads_for
 from minicnn.kernels import pool as _kernels
@@ -87,6 +87,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
              [13, 15]]]])
     """
     x, kernel, stride, padding, out_shape = _geometry("max_pool2d", x, kernel_size, stride, padding)
+    return_indices = check_bool("max_pool2d", "return_indices", return_indices)
     out = np.empty(out_shape, dtype=x.dtype)
     xp = _pad(x, padding, -np.inf)
     indices = np.empty(out_shape, dtype=np.int64)
@@ -205,9 +206,16 @@ def _adaptive_bins(size, out):
     return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
 
 
-def _adaptive_setup(op, x, output_size):
+def _nonempty_maps(op, x):
     x = as_float_array(op, "x", x)
     expect_ndim(op, "x", x, 4, "(N, C, H, W)")
+    if 0 in x.shape[2:]:
+        raise ValueError(f"{op}: x {x.shape} has empty feature maps; there is nothing to average")
+    return x
+
+
+def _adaptive_setup(op, x, output_size):
+    x = _nonempty_maps(op, x)
     out_h, out_w = int_tuple(op, "output_size", output_size, 2, 1)
     return x, _adaptive_bins(x.shape[2], out_h), _adaptive_bins(x.shape[3], out_w)
 
@@ -241,14 +249,12 @@ def adaptive_avg_pool2d_backward(grad_out, x, output_size):
 
 def global_avg_pool2d(x):
     """Mean of every feature map: (N, C, H, W) -> (N, C), ready for a classifier without big FC layers."""
-    x = as_float_array("x", "global_avg_pool2d", x)
-    expect_ndim("global_avg_pool2d", "x", x, 4, "(N, C, H, W)")
+    x = _nonempty_maps("global_avg_pool2d", x)
     return x.mean(axis=(2, 3))
 
 
 def global_avg_pool2d_backward(grad_out, x):
     """Gradient of `global_avg_pool2d`: grad_out[n, c] / (H*W) on every cell of map (n, c)."""
-    x = as_float_array("x", "global_avg_pool2d_backward", x)
-    expect_ndim("global_avg_pool2d_backward", "x", x, 4, "(N, C, H, W)")
+    x = _nonempty_maps("global_avg_pool2d_backward", x)
     grad_out = _check_grad("global_avg_pool2d_backward", grad_out, x, x.shape[:2])
     return np.broadcast_to(grad_out[:, :, None, None] / (x.shape[2] * x.shape[3]), x.shape).copy()

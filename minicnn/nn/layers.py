@@ -36,9 +36,13 @@ def _data(param):
 class _ConvNd(Module):
     _spatial = 2
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros"):
         super().__init__()
         name, n = type(self).__name__, self._spatial
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: padding_mode={padding_mode!r} is not implemented; minicnn pads with zeros "
+                             f"(padding_mode='zeros', PyTorch's default)")
         in_channels = check_int(name, "in_channels", in_channels, 1)
         out_channels = check_int(name, "out_channels", out_channels, 1)
         groups = check_int(name, "groups", groups, 1)

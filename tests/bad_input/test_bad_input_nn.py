@@ -33,6 +33,7 @@ ROWS = [
     ("Conv2d same padding with stride 2", lambda: nn.Conv2d(3, 6, 3, padding="same", stride=2), ValueError, "padding='same' needs stride 1"),
     ("Conv2d dilation 0", lambda: nn.Conv2d(3, 6, 3, dilation=0), ValueError, "dilation must be >= 1"),
     ("Conv2d bias a string", lambda: nn.Conv2d(3, 6, 3, bias="no"), TypeError, "bias must be True or False"),
+    ("Conv2d reflect padding", lambda: nn.Conv2d(3, 6, 3, padding_mode="reflect"), ValueError, "padding_mode='reflect' is not implemented"),
     ("Conv1d kernel of 2 ints", lambda: nn.Conv1d(1, 4, (3, 3)), TypeError, "tuple of 1 ints"),
     ("Conv2d forward channel mismatch", lambda: nn.Conv2d(3, 6, 3)(x4((2, 1, 8, 8))), ValueError, "filter depth must equal the input depth"),
     ("Conv2d forward float64 input", lambda: nn.Conv2d(3, 6, 3)(x4(dtype=np.float64)), TypeError, "same dtype.*x is float64, weight is float32"),
@@ -83,6 +84,12 @@ ROWS = [
 ]
 
 
+def _load_mnist1d(dtype):
+    from minicnn.data import load_mnist1d
+
+    return load_mnist1d(dtype=dtype)
+
+
 def _conv_backward_bad_shape():
     conv = nn.Conv2d(3, 6, 3)
     conv(x4())
@@ -123,6 +130,7 @@ def _init_rows():
         ("uniform_ reversed interval", lambda: init.uniform_(w, 1.0, -1.0), ValueError, "needs a <= b"),
         ("calculate_gain unknown", lambda: init.calculate_gain("swish"), ValueError, "unsupported nonlinearity 'swish'"),
         ("manual_seed a string", lambda: random.manual_seed("0"), ValueError, "seed must be an int >= 0"),
+        ("load_mnist1d integer dtype", lambda: _load_mnist1d(np.int64), TypeError, "dtype must be float32 or float64"),
     ]
 
 

@@ -430,7 +430,7 @@ GOOD_X, GOOD_W = np.zeros((2, 4, 8, 8)), np.zeros((6, 2, 3, 3))
     (lambda: F.conv2d(GOOD_X, GOOD_W), ValueError, r"x \(2, 4, 8, 8\) has 4 channels, but weight \(6, 2, 3, 3\) with groups=1 expects 2 per group"),
     (lambda: F.conv2d(GOOD_X, np.zeros((6, 1, 3, 3)), groups=3), ValueError, r"groups=3 must divide both the input channels \(4"),
     (lambda: F.conv2d(GOOD_X, np.zeros((5, 2, 3, 3)), groups=2), ValueError, r"output channels \(5"),
-    (lambda: F.conv2d(GOOD_X, GOOD_W, groups=0), ValueError, "groups must be an int >= 1"),
+    (lambda: F.conv2d(GOOD_X, GOOD_W, groups=0), ValueError, "groups must be >= 1"),
     (lambda: F.conv2d(GOOD_X, np.zeros((6, 2, 9, 3)), groups=2), ValueError, r"spans 9 cells .* larger than the padded input \(8 \+ 0 padding = 8\)"),
     (lambda: F.conv2d(GOOD_X, np.zeros((6, 2, 3, 3)), groups=2, dilation=4), ValueError, "spans 9 cells"),
     (lambda: F.conv2d(GOOD_X, GOOD_W, groups=2, stride=0), ValueError, "stride must be >= 1"),
