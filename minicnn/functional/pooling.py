@@ -8,6 +8,8 @@ Backward (the seeds' *upsampling* of the error term): max pooling routes each
 output's error to the arg-max of its window, average pooling spreads it evenly
 over the window, L^p pooling weights it by :math:`x^{p-1}/y^{p-1}`.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from minicnn.functional._checks import as_float_array, check_bool, check_real, expect_ndim, int_tuple, same_dtype
@@ -20,7 +22,12 @@ __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backwa
            "global_avg_pool2d_backward"]
 
 
-def _geometry(op, x, kernel_size, stride, padding):
+class PoolWindow(namedtuple("PoolWindow", "x_shape dtype kernel stride padding out_shape")):
+    """A pooling's checked geometry: what a module's forward keeps so its backward checks only grad_out."""
+
+
+def pool_window(op, x, kernel_size, stride, padding):
+    """Check x and the window settings once; return x as an array and its `PoolWindow`."""
     x = as_float_array(op, "x", x)
     expect_ndim(op, "x", x, 4, "(N, C, H, W)")
     kernel = int_tuple(op, "kernel_size", kernel_size, 2, 1)
@@ -32,7 +39,7 @@ def _geometry(op, x, kernel_size, stride, padding):
         raise ValueError(f"{op}: kernel_size {kernel} is larger than the padded input "
                          f"{tuple(n + 2 * q for n, q in zip(x.shape[2:], padding))} of x {x.shape}")
     out = [conv_output_size(size, k, s, p) for size, k, s, p in zip(x.shape[2:], kernel, stride, padding)]
-    return x, kernel, stride, padding, (x.shape[0], x.shape[1], *out)
+    return x, PoolWindow(x.shape, x.dtype, kernel, stride, padding, (x.shape[0], x.shape[1], *out))
 
 
 def _pad(x, padding, value):
@@ -47,12 +54,14 @@ def _crop(grad_xp, padding):
     return np.ascontiguousarray(grad_xp[:, :, ph:grad_xp.shape[2] - ph, pw:grad_xp.shape[3] - pw])
 
 
-def _check_grad(op, grad_out, x, out_shape):
+def _check_grad(op, grad_out, window):
     grad_out = as_float_array(op, "grad_out", grad_out)
-    same_dtype(op, grad_out=grad_out, x=x)
-    if grad_out.shape != tuple(out_shape):
-        raise ValueError(f"{op}: grad_out must have the forward output's shape {tuple(out_shape)} for x {x.shape}; "
-                         f"got {grad_out.shape}")
+    if grad_out.dtype != window.dtype:
+        raise TypeError(f"{op}: all inputs must have the same dtype, but grad_out is {grad_out.dtype}, "
+                        f"x is {window.dtype}")
+    if grad_out.shape != tuple(window.out_shape):
+        raise ValueError(f"{op}: grad_out must have the forward output's shape {tuple(window.out_shape)} for x "
+                         f"{window.x_shape}; got {grad_out.shape}")
     return np.ascontiguousarray(grad_out)
 
 
@@ -86,14 +95,19 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
     array([[[[ 5,  7],
              [13, 15]]]])
     """
-    x, kernel, stride, padding, out_shape = _geometry("max_pool2d", x, kernel_size, stride, padding)
     return_indices = check_bool("max_pool2d", "return_indices", return_indices)
-    out = np.empty(out_shape, dtype=x.dtype)
-    xp = _pad(x, padding, -np.inf)
-    indices = np.empty(out_shape, dtype=np.int64)
-    with threads_for(x.size * kernel[0] * kernel[1]):
-        _kernels.max_pool2d_forward_indices(xp, out, indices, *kernel, *stride, *padding)
+    out, indices = max_pool2d_checked(*pool_window("max_pool2d", x, kernel_size, stride, padding))
     return (out, indices) if return_indices else out
+
+
+def max_pool2d_checked(x, window):
+    """(output, indices) of `max_pool2d` for an x that `pool_window` checked (what `minicnn.nn.MaxPool2d` calls)."""
+    out = np.empty(window.out_shape, dtype=x.dtype)
+    indices = np.empty(window.out_shape, dtype=np.int64)
+    with threads_for(x.size * window.kernel[0] * window.kernel[1]):
+        _kernels.max_pool2d_forward_indices(_pad(x, window.padding, -np.inf), out, indices, *window.kernel,
+                                            *window.stride, *window.padding)
+    return out, indices
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indices=None):
@@ -107,11 +121,10 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indice
     array([[[[ 0., 10.],
              [ 0.,  0.]]]])
     """
-    x, kernel, stride, padding, out_shape = _geometry("max_pool2d_backward", x, kernel_size, stride, padding)
-    grad_out = _check_grad("max_pool2d_backward", grad_out, x, out_shape)
+    x, window = pool_window("max_pool2d_backward", x, kernel_size, stride, padding)
+    grad_out = _check_grad("max_pool2d_backward", grad_out, window)
     if indices is None:
-        indices = max_pool2d(x, kernel, stride, padding, return_indices=True)[1]
-        return scatter_to_indices("max_pool2d_backward", grad_out, indices, x.shape)
+        return scatter_to_indices("max_pool2d_backward", grad_out, max_pool2d_checked(x, window)[1], window)
     indices = np.asarray(indices)
     plane = x.shape[2] * x.shape[3]
     if indices.shape != grad_out.shape or indices.dtype.kind not in "iu":
@@ -120,18 +133,14 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indice
     if indices.size and (indices.min() < 0 or indices.max() >= plane):
         raise ValueError(f"max_pool2d_backward: indices must lie in [0, H*W) = [0, {plane}) for x {x.shape}; "
                          f"got values from {indices.min()} to {indices.max()}")
-    return scatter_to_indices("max_pool2d_backward", grad_out, indices, x.shape)
+    return scatter_to_indices("max_pool2d_backward", grad_out, indices, window)
 
 
-def scatter_to_indices(op, grad_out, indices, x_shape, dtype=None):
-    """grad_x (shape x_shape) with every grad_out[n, c, p, q] added at the flat position indices[n, c, p, q] of
-    its plane: max pooling's backward given the arg-max positions its forward found (and checked)."""
-    grad_out = as_float_array(op, "grad_out", grad_out)
-    if dtype is not None and grad_out.dtype != dtype:
-        raise TypeError(f"{op}: grad_out must have the input's dtype {dtype}, got {grad_out.dtype}")
-    if grad_out.shape != indices.shape:
-        raise ValueError(f"{op}: grad_out must have the forward output's shape {indices.shape}; got {grad_out.shape}")
-    grad_x = np.zeros(x_shape, dtype=grad_out.dtype)
+def scatter_to_indices(op, grad_out, indices, window):
+    """grad_x with every grad_out[n, c, p, q] added at the flat position indices[n, c, p, q] of its plane:
+    max pooling's backward given the arg-max positions its forward found, and its `PoolWindow`."""
+    grad_out = _check_grad(op, grad_out, window)
+    grad_x = np.zeros(window.x_shape, dtype=window.dtype)
     with threads_for(grad_out.size):
         _kernels.max_pool2d_backward_indices(np.ascontiguousarray(grad_out),
                                              np.ascontiguousarray(indices, dtype=np.int64), grad_x)
@@ -147,12 +156,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     array([[[[ 2.5,  4.5],
              [10.5, 12.5]]]])
     """
-    x, kernel, stride, padding, out_shape = _geometry("avg_pool2d", x, kernel_size, stride, padding)
-    out = np.empty(out_shape, dtype=x.dtype)
-    with threads_for(x.size):
-        _kernels.sum_pool2d_forward(_pad(x, padding, 0.0), out, *kernel, *stride)
-    out /= kernel[0] * kernel[1]
-    return out
+    return avg_pool2d_checked(*pool_window("avg_pool2d", x, kernel_size, stride, padding))
 
 
 def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
@@ -162,12 +166,27 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
     array([[[[1., 1.],
              [1., 1.]]]])
     """
-    x, kernel, stride, padding, out_shape = _geometry("avg_pool2d_backward", x, kernel_size, stride, padding)
-    grad_out = _check_grad("avg_pool2d_backward", grad_out, x, out_shape)
-    grad_xp = np.empty((x.shape[0], x.shape[1], x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]), x.dtype)
+    _, window = pool_window("avg_pool2d_backward", x, kernel_size, stride, padding)
+    return avg_pool2d_backward_checked("avg_pool2d_backward", grad_out, window)
+
+
+def avg_pool2d_checked(x, window):
+    """`avg_pool2d` of an x that `pool_window` checked (what `minicnn.nn.AvgPool2d` calls)."""
+    out = np.empty(window.out_shape, dtype=x.dtype)
     with threads_for(x.size):
-        _kernels.sum_pool2d_backward(grad_out / (kernel[0] * kernel[1]), grad_xp, *kernel, *stride)
-    return _crop(grad_xp, padding)
+        _kernels.sum_pool2d_forward(_pad(x, window.padding, 0.0), out, *window.kernel, *window.stride)
+    out /= window.kernel[0] * window.kernel[1]
+    return out
+
+
+def avg_pool2d_backward_checked(op, grad_out, window):
+    """`avg_pool2d_backward` given the forward pass's `PoolWindow`: only grad_out is checked."""
+    grad_out = _check_grad(op, grad_out, window)
+    (n, c, h, w), (ph, pw), (kh, kw) = window.x_shape, window.padding, window.kernel
+    grad_xp = np.empty((n, c, h + 2 * ph, w + 2 * pw), window.dtype)
+    with threads_for(grad_xp.size):
+        _kernels.sum_pool2d_backward(grad_out / (kh * kw), grad_xp, kh, kw, *window.stride)
+    return _crop(grad_xp, window.padding)
 
 
 def lp_pool2d(x, norm_type, kernel_size, stride=None):
@@ -180,24 +199,33 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None):
     array([[[[5.]]]])
     """
     check_real("lp_pool2d", "norm_type", norm_type, low=0, low_open=True)
-    x, kernel, stride, _, out_shape = _geometry("lp_pool2d", x, kernel_size, stride, 0)
-    sums = np.empty(out_shape, dtype=x.dtype)
-    with threads_for(x.size):
-        _kernels.sum_pool2d_forward(np.ascontiguousarray(x ** norm_type), sums, *kernel, *stride)
-    return np.sign(sums) * np.abs(sums) ** (1.0 / norm_type)
+    return lp_pool2d_checked(*pool_window("lp_pool2d", x, kernel_size, stride, 0), norm_type)
 
 
 def lp_pool2d_backward(grad_out, x, norm_type, kernel_size, stride=None):
     r"""Gradient of `lp_pool2d`: :math:`\partial y/\partial x = x^{p-1} / y^{p-1}` (0 where y = 0)."""
     check_real("lp_pool2d_backward", "norm_type", norm_type, low=0, low_open=True)
-    x, kernel, stride, _, out_shape = _geometry("lp_pool2d_backward", x, kernel_size, stride, 0)
-    grad_out = _check_grad("lp_pool2d_backward", grad_out, x, out_shape)
-    y = lp_pool2d(x, norm_type, kernel, stride)
+    x, window = pool_window("lp_pool2d_backward", x, kernel_size, stride, 0)
+    y = lp_pool2d_checked(x, window, norm_type)
+    return lp_pool2d_backward_checked("lp_pool2d_backward", grad_out, x, y, window, norm_type)
+
+
+def lp_pool2d_checked(x, window, norm_type):
+    """`lp_pool2d` of an x that `pool_window` checked, for a checked norm_type."""
+    sums = np.empty(window.out_shape, dtype=x.dtype)
+    with threads_for(x.size):
+        _kernels.sum_pool2d_forward(np.ascontiguousarray(x ** norm_type), sums, *window.kernel, *window.stride)
+    return np.sign(sums) * np.abs(sums) ** (1.0 / norm_type)
+
+
+def lp_pool2d_backward_checked(op, grad_out, x, y, window, norm_type):
+    """`lp_pool2d_backward` given the forward pass's input x, output y and `PoolWindow`."""
+    grad_out = _check_grad(op, grad_out, window)
     with np.errstate(divide="ignore", invalid="ignore"):
         scaled = np.where(y != 0, grad_out / y ** (norm_type - 1), 0).astype(x.dtype, copy=False)
     spread = np.empty_like(x)
     with threads_for(x.size):
-        _kernels.sum_pool2d_backward(np.ascontiguousarray(scaled), spread, *kernel, *stride)
+        _kernels.sum_pool2d_backward(np.ascontiguousarray(scaled), spread, *window.kernel, *window.stride)
     return spread * x ** (norm_type - 1)
 
 
@@ -239,7 +267,8 @@ def adaptive_avg_pool2d(x, output_size):
 def adaptive_avg_pool2d_backward(grad_out, x, output_size):
     """Gradient of `adaptive_avg_pool2d`: each bin's error spread evenly over the bin."""
     x, rows, cols = _adaptive_setup("adaptive_avg_pool2d_backward", x, output_size)
-    grad_out = _check_grad("adaptive_avg_pool2d_backward", grad_out, x, x.shape[:2] + (len(rows), len(cols)))
+    grad_out = _check_grad("adaptive_avg_pool2d_backward", grad_out,
+                           PoolWindow(x.shape, x.dtype, None, None, None, x.shape[:2] + (len(rows), len(cols))))
     grad_x = np.zeros_like(x)
     for p, (r0, r1) in enumerate(rows):
         for q, (c0, c1) in enumerate(cols):
@@ -256,5 +285,6 @@ def global_avg_pool2d(x):
 def global_avg_pool2d_backward(grad_out, x):
     """Gradient of `global_avg_pool2d`: grad_out[n, c] / (H*W) on every cell of map (n, c)."""
     x = _nonempty_maps("global_avg_pool2d_backward", x)
-    grad_out = _check_grad("global_avg_pool2d_backward", grad_out, x, x.shape[:2])
+    grad_out = _check_grad("global_avg_pool2d_backward", grad_out, PoolWindow(x.shape, x.dtype, None, None, None,
+                                                                               x.shape[:2]))
     return np.broadcast_to(grad_out[:, :, None, None] / (x.shape[2] * x.shape[3]), x.shape).copy()

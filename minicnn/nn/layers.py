@@ -167,24 +167,26 @@ class MaxPool2d(_Pool2d):
     """
 
     def forward(self, x):
-        out, indices = F.max_pool2d(x, self.kernel_size, self.stride, self.padding, return_indices=True)
-        self._save(x_shape=np.shape(x), dtype=out.dtype, indices=indices)
+        x, window = _pooling.pool_window("MaxPool2d", x, self.kernel_size, self.stride, self.padding)
+        out, indices = _pooling.max_pool2d_checked(x, window)
+        self._save(window=window, indices=indices)
         return out
 
     def backward(self, grad_out, input_grad=True):
-        x_shape, dtype, indices = self._saved("x_shape", "dtype", "indices")
-        return _pooling.scatter_to_indices("MaxPool2d.backward", grad_out, indices, x_shape, dtype)
+        window, indices = self._saved("window", "indices")
+        return _pooling.scatter_to_indices("MaxPool2d.backward", grad_out, indices, window)
 
 
 class AvgPool2d(_Pool2d):
     """Average pooling over F x F windows (default stride F); padded zeros are counted, as in PyTorch."""
 
     def forward(self, x):
-        self._save(x=x)
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        x, window = _pooling.pool_window("AvgPool2d", x, self.kernel_size, self.stride, self.padding)
+        self._save(window=window)
+        return _pooling.avg_pool2d_checked(x, window)
 
     def backward(self, grad_out, input_grad=True):
-        return F.avg_pool2d_backward(grad_out, self._saved("x"), self.kernel_size, self.stride, self.padding)
+        return _pooling.avg_pool2d_backward_checked("AvgPool2d.backward", grad_out, self._saved("window"))
 
 
 class LPPool2d(Module):
@@ -197,11 +199,14 @@ class LPPool2d(Module):
         self.stride = self.kernel_size if stride is None else int_tuple("LPPool2d", "stride", stride, 2, 1)
 
     def forward(self, x):
-        self._save(x=x)
-        return F.lp_pool2d(x, self.norm_type, self.kernel_size, self.stride)
+        x, window = _pooling.pool_window("LPPool2d", x, self.kernel_size, self.stride, 0)
+        y = _pooling.lp_pool2d_checked(x, window, self.norm_type)
+        self._save(x=x, y=y, window=window)
+        return y
 
     def backward(self, grad_out, input_grad=True):
-        return F.lp_pool2d_backward(grad_out, self._saved("x"), self.norm_type, self.kernel_size, self.stride)
+        x, y, window = self._saved("x", "y", "window")
+        return _pooling.lp_pool2d_backward_checked("LPPool2d.backward", grad_out, x, y, window, self.norm_type)
 
     def extra_repr(self):
         return f"norm_type={self.norm_type:g}, kernel_size={self.kernel_size}, stride={self.stride}"

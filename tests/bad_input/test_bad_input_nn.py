@@ -45,7 +45,7 @@ ROWS = [
     ("MaxPool2d kernel 0", lambda: nn.MaxPool2d(0), ValueError, "MaxPool2d: kernel_size must be >= 1"),
     ("MaxPool2d padding over half", lambda: nn.MaxPool2d(2, padding=2), ValueError, "must be at most half of kernel_size"),
     ("AvgPool2d stride 0", lambda: nn.AvgPool2d(2, stride=0), ValueError, "AvgPool2d: stride must be >= 1"),
-    ("MaxPool2d backward dtype", lambda: _max_pool_backward_dtype(), TypeError, "grad_out must have the input's dtype float32"),
+    ("MaxPool2d backward dtype", lambda: _max_pool_backward_dtype(), TypeError, "MaxPool2d.backward: all inputs must have the same dtype, but grad_out is float64, x is float32"),
     ("LPPool2d norm_type 0", lambda: nn.LPPool2d(0, 2), ValueError, r"LPPool2d: norm_type must be > 0"),
     ("AdaptiveAvgPool2d output 0", lambda: nn.AdaptiveAvgPool2d(0), ValueError, "output_size must be >= 1"),
     ("BatchNorm2d zero features", lambda: nn.BatchNorm2d(0), ValueError, "num_features must be >= 1"),
