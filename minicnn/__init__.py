@@ -6,10 +6,13 @@
 - `minicnn.nn`, `minicnn.init`, `minicnn.optim`, `minicnn.train`, `minicnn.gradcheck`: layers with explicit
   backward passes, initialisation, optimizers, the training loop and numerical gradient checks;
 - `minicnn.data`: small datasets that work offline, preprocessing and augmentation;
-- `minicnn.plotting`, `minicnn.widgets`, `minicnn.exercises`: the notebooks' figures, explorers and feedback.
+- `minicnn.plotting`, `minicnn.widgets`, `minicnn.exercises`: the notebooks' figures, explorers and feedback;
+- `minicnn.summary`: a network's layer-by-layer table (output shapes, parameters, multiply-adds, activation
+  memory, receptive fields), as torchinfo.summary.
 """
 from minicnn import functional
 from minicnn.functional import conv_output_size
+from minicnn.summary import summary
 
 __version__ = "0.1.0"
-__all__ = ["functional", "conv_output_size", "__version__"]
+__all__ = ["functional", "conv_output_size", "summary", "__version__"]

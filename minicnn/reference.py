@@ -151,15 +151,26 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 # ================================================================ pooling
 
 
-def _pool_geometry(x, kernel_size, stride, padding):
-    """kernel, stride, padding as pairs and the output shape; stride defaults to the kernel size."""
+def _pool_geometry(x, kernel_size, stride, padding, ceil_mode=False):
+    """kernel, stride, padding as pairs and the output shape; stride defaults to the kernel size.
+
+    Each output length is (n + 2 padding - kernel) / stride + 1 rounded down, or with ceil_mode rounded up;
+    a rounded-up last window that would start in the right padding (at or after n + padding) is dropped.
+    """
     kernel = _pair(kernel_size)
     stride = kernel if stride is None else _pair(stride)
     padding = _pair(padding)
     n_batch, n_chan, h, w = x.shape
-    out_h = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
-    out_w = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
-    return kernel, stride, padding, (n_batch, n_chan, out_h, out_w)
+    out = []
+    for n, k, s, p in zip((h, w), kernel, stride, padding):
+        if ceil_mode:
+            size = math.ceil((n + 2 * p - k) / s) + 1
+            if (size - 1) * s >= n + p:
+                size -= 1
+        else:
+            size = (n + 2 * p - k) // s + 1
+        out.append(size)
+    return kernel, stride, padding, (n_batch, n_chan, *out)
 
 
 def _window(p, q, kernel, stride, padding, h, w):
@@ -169,11 +180,12 @@ def _window(p, q, kernel, stride, padding, h, w):
             if 0 <= i < h and 0 <= j < w]
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False, *, ceil_mode=False):
     r"""Max pooling: :math:`y_{ncpq} = \max_{(i,j) \in R_{pq}} x_{ncij}`, every channel on its own.
 
     The window :math:`R_{pq}` is kernel_size cells from (p*stride - padding, q*stride - padding);
-    padded cells count as -inf, so they never win.
+    padded cells count as -inf, so they never win. With ceil_mode the output size rounds up, and the
+    last window's cells beyond the input are left out like padding.
 
     Parameters
     ----------
@@ -187,15 +199,15 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
 
     Returns
     -------
-    ndarray, shape (N, C, H_out, W_out) with H_out = (H + 2 padding - kernel) // stride + 1;
-    with ``return_indices`` also the int64 indices, of the same shape.
+    ndarray, shape (N, C, H_out, W_out) with H_out = (H + 2 padding - kernel) // stride + 1
+    (see `_pool_geometry` for ceil_mode); with ``return_indices`` also the int64 indices, of the same shape.
 
     Examples
     --------
     >>> max_pool2d(np.array([[[[1.0, 5, 2], [4, 3, 5]]]]), 2, stride=1, return_indices=True)
     (array([[[[5., 5.]]]]), array([[[[1, 1]]]]))
     """
-    kernel, stride, padding, out_shape = _pool_geometry(x, kernel_size, stride, padding)
+    kernel, stride, padding, out_shape = _pool_geometry(x, kernel_size, stride, padding, ceil_mode)
     h, w = x.shape[2:]
     out, indices = np.zeros(out_shape, dtype=x.dtype), np.zeros(out_shape, dtype=np.int64)
     for n, c, p, q in np.ndindex(*out_shape):
@@ -209,7 +221,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
     return (out, indices) if return_indices else out
 
 
-def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, *, ceil_mode=False):
     r"""Gradient of `max_pool2d`: :math:`\partial L/\partial x_{ij} = \sum_{(p,q):\,(i,j)=\arg\max R_{pq}} \delta_{pq}`.
 
     Only the winner of a window moved its output, so the window's error
@@ -220,7 +232,7 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
     array([[[[ 0., 10.],
              [ 0.,  0.]]]])
     """
-    _, indices = max_pool2d(x, kernel_size, stride, padding, return_indices=True)
+    _, indices = max_pool2d(x, kernel_size, stride, padding, return_indices=True, ceil_mode=ceil_mode)
     grad_x = np.zeros_like(x)
     for n, c, p, q in np.ndindex(*grad_out.shape):
         i, j = divmod(int(indices[n, c, p, q]), x.shape[3])
@@ -228,40 +240,48 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
     return grad_x
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    r"""Average pooling: :math:`y_{ncpq} = \frac{1}{K_h K_w} \sum_{(i,j) \in R_{pq}} x_{ncij}`.
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
+    r"""Average pooling: :math:`y_{ncpq} = \frac{1}{|R_{pq}|} \sum_{(i,j) \in R_{pq}} x_{ncij}`.
 
-    Padded cells are zeros that still count in :math:`K_h K_w` (PyTorch's
-    ``count_include_pad=True``). Shapes and windows as in `max_pool2d`.
+    Padded cells are zeros that still count in :math:`|R_{pq}| = K_h K_w` (PyTorch's
+    ``count_include_pad=True``). Shapes and windows as in `max_pool2d`. With ceil_mode a last
+    window may reach beyond the padding; it counts only its cells up to the end of the padding.
 
     >>> avg_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)
     array([[[[ 2.5,  4.5],
              [10.5, 12.5]]]])
     """
-    kernel, stride, padding, out_shape = _pool_geometry(x, kernel_size, stride, padding)
+    kernel, stride, padding, out_shape = _pool_geometry(x, kernel_size, stride, padding, ceil_mode)
     h, w = x.shape[2:]
     out = np.zeros(out_shape, dtype=x.dtype)
     for n, c, p, q in np.ndindex(*out_shape):
         total = 0.0
         for i, j in _window(p, q, kernel, stride, padding, h, w):
             total += x[n, c, i, j]
-        out[n, c, p, q] = total / (kernel[0] * kernel[1])
+        out[n, c, p, q] = total / _window_size(p, q, kernel, stride, padding, h, w)
     return out
 
 
-def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
-    r"""Gradient of `avg_pool2d`: every cell of window :math:`R_{pq}` gets :math:`\delta_{pq} / (K_h K_w)`.
+def _window_size(p, q, kernel, stride, padding, h, w):
+    """|R_pq|: kernel cells, less those of a ceil_mode window beyond the bottom or right padding."""
+    rows = min(p * stride[0] + kernel[0], h + 2 * padding[0]) - p * stride[0]
+    cols = min(q * stride[1] + kernel[1], w + 2 * padding[1]) - q * stride[1]
+    return rows * cols
+
+
+def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_mode=False):
+    r"""Gradient of `avg_pool2d`: every cell of window :math:`R_{pq}` gets :math:`\delta_{pq} / |R_{pq}|`.
 
     >>> avg_pool2d_backward(np.array([[[[4.0]]]]), np.zeros((1, 1, 2, 2)), 2)
     array([[[[1., 1.],
              [1., 1.]]]])
     """
-    kernel, stride, padding, _ = _pool_geometry(x, kernel_size, stride, padding)
+    kernel, stride, padding, _ = _pool_geometry(x, kernel_size, stride, padding, ceil_mode)
     h, w = x.shape[2:]
     grad_x = np.zeros_like(x)
     for n, c, p, q in np.ndindex(*grad_out.shape):
         for i, j in _window(p, q, kernel, stride, padding, h, w):
-            grad_x[n, c, i, j] += grad_out[n, c, p, q] / (kernel[0] * kernel[1])
+            grad_x[n, c, i, j] += grad_out[n, c, p, q] / _window_size(p, q, kernel, stride, padding, h, w)
     return grad_x
 
 
@@ -644,6 +664,78 @@ def dropout_backward(grad_out, mask):
     if mask is None:
         return grad_out.copy()
     return _each(lambda d, keep: d * keep, grad_out, mask)
+
+
+# ================================================================ combining branches
+
+
+def add(a, b):
+    r"""Element-wise sum of two branches, :math:`y = a + b` (a residual block's :math:`F(x) + x`).
+
+    >>> add(np.array([1.0, 2.0]), np.array([10.0, 20.0]))
+    array([11., 22.])
+    """
+    return _each(lambda u, v: u + v, a, b)
+
+
+def add_backward(grad_out):
+    r"""Gradient of `add`: :math:`\partial y/\partial a = \partial y/\partial b = 1`, so each branch receives
+    :math:`\delta` itself, ``(grad_a, grad_b)``.
+
+    >>> add_backward(np.array([1.0, -2.0]))
+    (array([ 1., -2.]), array([ 1., -2.]))
+    """
+    grad_a, grad_b = np.zeros_like(grad_out), np.zeros_like(grad_out)
+    for idx in np.ndindex(*grad_out.shape):
+        grad_a[idx] = grad_out[idx]
+        grad_b[idx] = grad_out[idx]
+    return grad_a, grad_b
+
+
+def cat(xs, dim=1):
+    r"""Arrays joined along `dim` (an Inception module's branches along the channels): input k's cells
+    land at offset :math:`\sum_{j<k} \mathrm{size}_j` along dim.
+
+    >>> cat([np.ones((1, 1, 2)), np.zeros((1, 2, 2))]).shape
+    (1, 3, 2)
+    """
+    dim = dim % xs[0].ndim
+    shape = list(xs[0].shape)
+    shape[dim] = sum(x.shape[dim] for x in xs)
+    y = np.zeros(shape, dtype=xs[0].dtype)
+    offset = 0
+    for x in xs:
+        for idx in np.ndindex(*x.shape):
+            moved = list(idx)
+            moved[dim] += offset
+            y[tuple(moved)] = x[idx]
+        offset += x.shape[dim]
+    return y
+
+
+def cat_backward(grad_out, sizes_or_shapes, dim=1):
+    r"""Gradient of `cat`: input k's cells were copied to offset :math:`\sum_{j<k} \mathrm{size}_j`, so its
+    gradient is the matching slab of :math:`\delta`, a list of one array per input.
+
+    ``sizes_or_shapes``: each input's length along dim, or each input's shape.
+
+    >>> [g.tolist() for g in cat_backward(np.array([[1.0, 2.0, 3.0]]), [1, 2])]
+    [[[1.0]], [[2.0, 3.0]]]
+    """
+    dim = dim % grad_out.ndim
+    sizes = [size if np.isscalar(size) else size[dim] for size in sizes_or_shapes]
+    grads, offset = [], 0
+    for size in sizes:
+        shape = list(grad_out.shape)
+        shape[dim] = size
+        grad = np.zeros(shape, dtype=grad_out.dtype)
+        for idx in np.ndindex(*grad.shape):
+            moved = list(idx)
+            moved[dim] += offset
+            grad[idx] = grad_out[tuple(moved)]
+        grads.append(grad)
+        offset += size
+    return grads
 
 
 # ================================================================ activations

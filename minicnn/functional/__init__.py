@@ -22,6 +22,7 @@ from minicnn.functional.activation import (
     tanh,
     tanh_backward,
 )
+from minicnn.functional.combine import add, add_backward, cat, cat_backward
 from minicnn.functional.conv import (
     conv1d,
     conv1d_backward,
@@ -58,14 +59,16 @@ from minicnn.functional.pooling import (
     lp_pool2d_backward,
     max_pool2d,
     max_pool2d_backward,
+    pool_output_size,
 )
 
 __all__ = [
-    'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm',
-    'batch_norm_backward', 'conv1d', 'conv1d_backward', 'conv2d', 'conv2d_backward', 'conv_output_size',
-    'convolve', 'correlate', 'cross_entropy', 'cross_entropy_backward', 'dropout', 'dropout_backward',
-    'global_avg_pool2d', 'global_avg_pool2d_backward', 'leaky_relu', 'leaky_relu_backward', 'linear',
-    'linear_backward', 'local_response_norm', 'local_response_norm_backward', 'log_softmax', 'lp_pool2d',
-    'lp_pool2d_backward', 'max_pool2d', 'max_pool2d_backward', 'mse_loss', 'mse_loss_backward', 'relu',
-    'relu_backward', 'sigmoid', 'sigmoid_backward', 'softmax', 'tanh', 'tanh_backward',
+    'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'add', 'add_backward', 'avg_pool2d',
+    'avg_pool2d_backward', 'batch_norm', 'batch_norm_backward', 'cat', 'cat_backward', 'conv1d', 'conv1d_backward',
+    'conv2d', 'conv2d_backward', 'conv_output_size', 'convolve', 'correlate', 'cross_entropy',
+    'cross_entropy_backward', 'dropout', 'dropout_backward', 'global_avg_pool2d', 'global_avg_pool2d_backward',
+    'leaky_relu', 'leaky_relu_backward', 'linear', 'linear_backward', 'local_response_norm',
+    'local_response_norm_backward', 'log_softmax', 'lp_pool2d', 'lp_pool2d_backward', 'max_pool2d',
+    'max_pool2d_backward', 'mse_loss', 'mse_loss_backward', 'pool_output_size', 'relu', 'relu_backward', 'sigmoid',
+    'sigmoid_backward', 'softmax', 'tanh', 'tanh_backward',
 ]

@@ -3,6 +3,8 @@ r"""Pooling (subsampling): max, average, L^p and adaptive/global average, forwar
 Every channel is pooled on its own and pooling has no parameters. With window
 F, stride S and padding P the output size is :math:`\lfloor (W - F + 2P)/S \rfloor + 1`,
 as for a convolution: pooling is a convolution whose "kernel" is a max or a mean.
+With ``ceil_mode=True`` (PyTorch's option, GoogLeNet's pools) the division rounds up
+instead, so the last window may overhang the input (`pool_output_size`).
 
 Backward (the seeds' *upsampling* of the error term): max pooling routes each
 output's error to the arg-max of its window, average pooling spreads it evenly
@@ -17,41 +19,89 @@ from minicnn.functional.conv import conv_output_size
 from minicnn.functional._threads import threads_for
 from minicnn.kernels import pool as _kernels
 
-__all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "lp_pool2d",
+__all__ = ["pool_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "lp_pool2d",
            "lp_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "global_avg_pool2d",
            "global_avg_pool2d_backward"]
 
 
-class PoolWindow(namedtuple("PoolWindow", "x_shape dtype kernel stride padding out_shape")):
-    """A pooling's checked geometry: what a module's forward keeps so its backward checks only grad_out."""
+class PoolWindow(namedtuple("PoolWindow", "x_shape dtype kernel stride padding out_shape pad_after")):
+    """A pooling's checked geometry: what a module's forward keeps so its backward checks only grad_out.
+
+    ``padding`` is the cells added before each of H and W, ``pad_after`` the cells added after them: the
+    same, except with ``ceil_mode`` when the last window overhangs the input further (`pool_output_size`).
+    """
 
 
-def pool_window(op, x, kernel_size, stride, padding):
+def pool_output_size(input_size, kernel_size, stride=1, padding=0, ceil_mode=False):
+    r"""Output length of a pooling along one dimension, as PyTorch computes it.
+
+    Without ``ceil_mode`` it is `conv_output_size`: :math:`O = \lfloor (N - F + 2P)/S \rfloor + 1`.
+    With ``ceil_mode`` the division rounds up, so one more window may start near the end and overhang
+    the input (its missing cells count as padding):
+
+    .. math:: O = \lceil (N - F + 2P)/S \rceil + 1, \quad\text{then } O - 1 \text{ if } (O - 1)S \ge N + P
+
+    The correction (PyTorch's rule) drops a last window that would start in the right padding and so
+    see no input cell. Rounding up is rounding down after adding S - 1 to the numerator, so the ceil
+    formula is `conv_output_size` of an input S - 1 cells longer; a window may then be up to S - 1 cells
+    larger than the padded input.
+
+    >>> pool_output_size(112, 3, 2), pool_output_size(112, 3, 2, ceil_mode=True)
+    (55, 56)
+    >>> pool_output_size(5, 2, 2, padding=1, ceil_mode=True)  # ceil gives 4, but window 3 would start at 6 >= 5 + 1
+    3
+    """
+    if not check_bool("pool_output_size", "ceil_mode", ceil_mode):
+        return conv_output_size(input_size, kernel_size, stride, padding)
+    conv_output_size(input_size, 1, stride, padding)  # refuses a bad input_size, stride or padding by its name
+    try:
+        out = conv_output_size(input_size + stride - 1, kernel_size, stride, padding)
+    except ValueError:
+        if kernel_size < 1:
+            raise
+        raise ValueError(f"pool_output_size: kernel_size {kernel_size} is larger than the padded input "
+                         f"({input_size} + 2*{padding}) plus the stride - 1 = {stride - 1} cells that ceil_mode "
+                         f"lets the last window overhang") from None
+    if (out - 1) * stride >= input_size + padding:
+        out -= 1
+    return out
+
+
+def pool_window(op, x, kernel_size, stride, padding, ceil_mode=False):
     """Check x and the window settings once; return x as an array and its `PoolWindow`."""
     x = as_float_array(op, "x", x)
     expect_ndim(op, "x", x, 4, "(N, C, H, W)")
     kernel = int_tuple(op, "kernel_size", kernel_size, 2, 1)
     stride = kernel if stride is None else int_tuple(op, "stride", stride, 2, 1)
     padding = int_tuple(op, "padding", padding, 2, 0)
+    ceil_mode = check_bool(op, "ceil_mode", ceil_mode)
     if any(2 * p > k for p, k in zip(padding, kernel)):
         raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel} (as in PyTorch)")
-    if 0 in x.shape[2:] or any(k > size + 2 * p for size, k, p in zip(x.shape[2:], kernel, padding)):
+    overhang = tuple(s - 1 for s in stride) if ceil_mode else (0, 0)  # ceil_mode: how far the last window may hang out
+    if 0 in x.shape[2:] or any(k > size + 2 * p + o for size, k, p, o in zip(x.shape[2:], kernel, padding, overhang)):
         raise ValueError(f"{op}: kernel_size {kernel} is larger than the padded input "
-                         f"{tuple(n + 2 * q for n, q in zip(x.shape[2:], padding))} of x {x.shape}")
-    out = [conv_output_size(size, k, s, p) for size, k, s, p in zip(x.shape[2:], kernel, stride, padding)]
-    return x, PoolWindow(x.shape, x.dtype, kernel, stride, padding, (x.shape[0], x.shape[1], *out))
+                         f"{tuple(n + 2 * q for n, q in zip(x.shape[2:], padding))} of x {x.shape}"
+                         + (f" plus stride - 1 = {overhang} cells that ceil_mode lets a window overhang"
+                            if ceil_mode else ""))
+    out = [pool_output_size(size, k, s, p, ceil_mode) for size, k, s, p in zip(x.shape[2:], kernel, stride, padding)]
+    # cells after the input: the padding, or more if the last (ceil_mode) window reaches further
+    pad_after = tuple(max(p, (o - 1) * s + k - p - size)
+                      for size, k, s, p, o in zip(x.shape[2:], kernel, stride, padding, out))
+    return x, PoolWindow(x.shape, x.dtype, kernel, stride, padding, (x.shape[0], x.shape[1], *out), pad_after)
 
 
-def _pad(x, padding, value):
-    if not any(padding):
+def _pad(x, window, value):
+    """x with `value` in the window's padding cells (before and after each of H and W)."""
+    (ph, pw), (ah, aw) = window.padding, window.pad_after
+    if not (ph or pw or ah or aw):
         return np.ascontiguousarray(x)
-    (ph, pw) = padding
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+    return np.pad(x, ((0, 0), (0, 0), (ph, ah), (pw, aw)), constant_values=value)
 
 
-def _crop(grad_xp, padding):
-    (ph, pw) = padding
-    return np.ascontiguousarray(grad_xp[:, :, ph:grad_xp.shape[2] - ph, pw:grad_xp.shape[3] - pw])
+def _crop(grad_xp, window):
+    """The input's cells of a padded gradient (the inverse of `_pad`)."""
+    (ph, pw), (h, w) = window.padding, window.x_shape[2:]
+    return np.ascontiguousarray(grad_xp[:, :, ph:ph + h, pw:pw + w])
 
 
 def _check_grad(op, grad_out, window):
@@ -65,7 +115,7 @@ def _check_grad(op, grad_out, window):
     return np.ascontiguousarray(grad_out)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False, *, ceil_mode=False):
     r"""Max pooling, as torch.nn.functional.max_pool2d: :math:`y = \max_{(i,j) \in R} x_{ij}` per window R.
 
     Parameters
@@ -80,6 +130,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
         Also return where each maximum came from, as PyTorch does: the flat
         index ``h * W + w`` into its input plane (int64). `max_pool2d_backward`
         accepts them and then skips searching the windows again.
+    ceil_mode : bool, keyword only
+        Round the output size up (`pool_output_size`): a last window that
+        overhangs the input takes the maximum of the cells it covers.
+        Keyword only because PyTorch's fifth argument is ``dilation``, which minicnn's pooling lacks.
 
     Returns
     -------
@@ -94,9 +148,12 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
     >>> max_pool2d(x, 2, return_indices=True)[1]
     array([[[[ 5,  7],
              [13, 15]]]])
+    >>> max_pool2d(x, 3, stride=2, ceil_mode=True)  # (4 - 3)/2 + 1 = 1.5 rounds up to 2 windows per side
+    array([[[[10., 11.],
+             [14., 15.]]]])
     """
     return_indices = check_bool("max_pool2d", "return_indices", return_indices)
-    out, indices = max_pool2d_checked(*pool_window("max_pool2d", x, kernel_size, stride, padding))
+    out, indices = max_pool2d_checked(*pool_window("max_pool2d", x, kernel_size, stride, padding, ceil_mode))
     return (out, indices) if return_indices else out
 
 
@@ -105,23 +162,24 @@ def max_pool2d_checked(x, window):
     out = np.empty(window.out_shape, dtype=x.dtype)
     indices = np.empty(window.out_shape, dtype=np.int64)
     with threads_for(x.size * window.kernel[0] * window.kernel[1]):
-        _kernels.max_pool2d_forward_indices(_pad(x, window.padding, -np.inf), out, indices, *window.kernel,
-                                            *window.stride, *window.padding)
+        _kernels.max_pool2d_forward_indices(_pad(x, window, -np.inf), out, indices, *window.kernel,
+                                            *window.stride, *window.padding, x.shape[3])
     return out, indices
 
 
-def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indices=None):
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indices=None, *, ceil_mode=False):
     """Gradient of `max_pool2d`: each window's error goes to its (first) maximum.
 
     Pass the ``indices`` from ``max_pool2d(..., return_indices=True)`` to skip
-    finding each window's maximum again (what `minicnn.nn.MaxPool2d` does).
+    finding each window's maximum again (what `minicnn.nn.MaxPool2d` does), and
+    the forward's ``ceil_mode``.
 
     >>> x = np.array([[[[1.0, 3.0], [2.0, 0.0]]]])
     >>> max_pool2d_backward(np.array([[[[10.0]]]]), x, 2)
     array([[[[ 0., 10.],
              [ 0.,  0.]]]])
     """
-    x, window = pool_window("max_pool2d_backward", x, kernel_size, stride, padding)
+    x, window = pool_window("max_pool2d_backward", x, kernel_size, stride, padding, ceil_mode)
     grad_out = _check_grad("max_pool2d_backward", grad_out, window)
     if indices is None:
         return scatter_to_indices("max_pool2d_backward", grad_out, max_pool2d_checked(x, window)[1], window)
@@ -147,46 +205,64 @@ def scatter_to_indices(op, grad_out, indices, window):
     return grad_x
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     r"""Average pooling, as torch.nn.functional.avg_pool2d (padded zeros count: ``count_include_pad=True``).
 
     .. math:: y = \frac{1}{|R|} \sum_{(i,j) \in R} x_{ij}
 
+    :math:`|R| = F_h F_w`, except for a last window that ``ceil_mode`` lets overhang the padded input:
+    as in PyTorch, it averages only the cells it covers of the input and its padding.
+
     >>> avg_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)
     array([[[[ 2.5,  4.5],
              [10.5, 12.5]]]])
+    >>> avg_pool2d(np.arange(9.0).reshape(1, 1, 3, 3), 2, ceil_mode=True)  # right windows: 2x1, 1x2 and 1x1 cells
+    array([[[[2. , 3.5],
+             [6.5, 8. ]]]])
     """
-    return avg_pool2d_checked(*pool_window("avg_pool2d", x, kernel_size, stride, padding))
+    return avg_pool2d_checked(*pool_window("avg_pool2d", x, kernel_size, stride, padding, ceil_mode))
 
 
-def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
-    """Gradient of `avg_pool2d`: each window's error is shared equally by its F*F cells.
+def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Gradient of `avg_pool2d`: each window's error is shared equally by its |R| cells.
 
     >>> avg_pool2d_backward(np.array([[[[4.0]]]]), np.zeros((1, 1, 2, 2)), 2)
     array([[[[1., 1.],
              [1., 1.]]]])
     """
-    _, window = pool_window("avg_pool2d_backward", x, kernel_size, stride, padding)
+    _, window = pool_window("avg_pool2d_backward", x, kernel_size, stride, padding, ceil_mode)
     return avg_pool2d_backward_checked("avg_pool2d_backward", grad_out, window)
+
+
+def _window_cells(window):
+    """|R| of every window: F_h F_w, or with ceil_mode an (H_out, W_out) array whose overhanging windows count
+    only the cells inside the input and its padding (PyTorch's divisor with ``count_include_pad=True``)."""
+    (kh, kw), (h, w) = window.kernel, window.x_shape[2:]
+    if window.pad_after == window.padding:
+        return kh * kw
+    rows, cols = [np.minimum(np.arange(out) * s + k, size + 2 * p) - np.arange(out) * s  # window clipped to the end
+                  for out, s, k, size, p in zip(window.out_shape[2:], window.stride, window.kernel, (h, w),
+                                                window.padding)]
+    return np.outer(rows, cols).astype(window.dtype)
 
 
 def avg_pool2d_checked(x, window):
     """`avg_pool2d` of an x that `pool_window` checked (what `minicnn.nn.AvgPool2d` calls)."""
     out = np.empty(window.out_shape, dtype=x.dtype)
     with threads_for(x.size):
-        _kernels.sum_pool2d_forward(_pad(x, window.padding, 0.0), out, *window.kernel, *window.stride)
-    out /= window.kernel[0] * window.kernel[1]
+        _kernels.sum_pool2d_forward(_pad(x, window, 0.0), out, *window.kernel, *window.stride)
+    out /= _window_cells(window)
     return out
 
 
 def avg_pool2d_backward_checked(op, grad_out, window):
     """`avg_pool2d_backward` given the forward pass's `PoolWindow`: only grad_out is checked."""
     grad_out = _check_grad(op, grad_out, window)
-    (n, c, h, w), (ph, pw), (kh, kw) = window.x_shape, window.padding, window.kernel
-    grad_xp = np.empty((n, c, h + 2 * ph, w + 2 * pw), window.dtype)
+    (n, c, h, w), (ph, pw), (ah, aw) = window.x_shape, window.padding, window.pad_after
+    grad_xp = np.empty((n, c, ph + h + ah, pw + w + aw), window.dtype)
     with threads_for(grad_xp.size):
-        _kernels.sum_pool2d_backward(grad_out / (kh * kw), grad_xp, kh, kw, *window.stride)
-    return _crop(grad_xp, window.padding)
+        _kernels.sum_pool2d_backward(grad_out / _window_cells(window), grad_xp, *window.kernel, *window.stride)
+    return _crop(grad_xp, window)
 
 
 def lp_pool2d(x, norm_type, kernel_size, stride=None):
@@ -268,7 +344,7 @@ def adaptive_avg_pool2d_backward(grad_out, x, output_size):
     """Gradient of `adaptive_avg_pool2d`: each bin's error spread evenly over the bin."""
     x, rows, cols = _adaptive_setup("adaptive_avg_pool2d_backward", x, output_size)
     grad_out = _check_grad("adaptive_avg_pool2d_backward", grad_out,
-                           PoolWindow(x.shape, x.dtype, None, None, None, x.shape[:2] + (len(rows), len(cols))))
+                           PoolWindow(x.shape, x.dtype, None, None, None, x.shape[:2] + (len(rows), len(cols)), None))
     grad_x = np.zeros_like(x)
     for p, (r0, r1) in enumerate(rows):
         for q, (c0, c1) in enumerate(cols):
@@ -286,5 +362,5 @@ def global_avg_pool2d_backward(grad_out, x):
     """Gradient of `global_avg_pool2d`: grad_out[n, c] / (H*W) on every cell of map (n, c)."""
     x = _nonempty_maps("global_avg_pool2d_backward", x)
     grad_out = _check_grad("global_avg_pool2d_backward", grad_out, PoolWindow(x.shape, x.dtype, None, None, None,
-                                                                               x.shape[:2]))
+                                                                               x.shape[:2], None))
     return np.broadcast_to(grad_out[:, :, None, None] / (x.shape[2] * x.shape[3]), x.shape).copy()

@@ -4,19 +4,20 @@ from numba import njit, prange
 
 
 @njit(parallel=True, cache=True)
-def max_pool2d_forward_indices(xp, out, indices, k_h, k_w, stride_h, stride_w, pad_h, pad_w):
+def max_pool2d_forward_indices(xp, out, indices, k_h, k_w, stride_h, stride_w, pad_h, pad_w, width):
     """out[n, c, p, q] = max of the window, and indices[n, c, p, q] its flat index into the unpadded input plane.
 
+    xp is the input with pad_h, pad_w cells of -inf before its rows and columns and at least as many after
+    (more with ceil_mode, whose last window may overhang further); width is the unpadded input's width.
     The arg-max is the first cell, in row-major order, holding the window's
     maximum, or the last nan if there is one: PyTorch's rule. Comparisons are
     selects, not branches: with random data the arg-max is unpredictable and a
     branch would mispredict half the time.
     """
-    if k_h == k_w == stride_h == stride_w == 2 and pad_h == pad_w == 0:
-        _max_pool_2x2_forward_indices(xp, out, indices)
+    if k_h == k_w == stride_h == stride_w == 2 and pad_h == pad_w == 0 and xp.shape[3] == width:
+        _max_pool_2x2_forward_indices(xp, out, indices)  # (a -inf row below is fine: it never wins)
         return
     n_batch, n_chan = xp.shape[0], xp.shape[1]
-    width = xp.shape[3] - 2 * pad_w
     out_h, out_w = out.shape[2], out.shape[3]
     for job in prange(n_batch * n_chan):
         n, c = job // n_chan, job % n_chan

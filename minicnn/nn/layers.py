@@ -160,14 +160,22 @@ class _Pool2d(Module):
 class MaxPool2d(_Pool2d):
     """Max pooling over F x F windows (default stride F): keeps the strongest response of each window.
 
+    ``ceil_mode=True`` (keyword only; PyTorch's fourth argument is ``dilation``) rounds the output size up,
+    as GoogLeNet's pools do: a last window may overhang the input (`functional.pooling.pool_output_size`).
     Forward remembers where each maximum was, so backward only routes the errors there.
 
     >>> MaxPool2d(2)
     MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))
+    >>> MaxPool2d(3, stride=2, ceil_mode=True)(np.zeros((1, 1, 112, 112), np.float32)).shape  # floor gives 55
+    (1, 1, 56, 56)
     """
 
+    def __init__(self, kernel_size, stride=None, padding=0, *, ceil_mode=False):
+        super().__init__(kernel_size, stride, padding)
+        self.ceil_mode = check_bool("MaxPool2d", "ceil_mode", ceil_mode)
+
     def forward(self, x):
-        x, window = _pooling.pool_window("MaxPool2d", x, self.kernel_size, self.stride, self.padding)
+        x, window = _pooling.pool_window("MaxPool2d", x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
         out, indices = _pooling.max_pool2d_checked(x, window)
         self._save(window=window, indices=indices)
         return out
@@ -175,6 +183,9 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad_out, input_grad=True):
         window, indices = self._saved("window", "indices")
         return _pooling.scatter_to_indices("MaxPool2d.backward", grad_out, indices, window)
+
+    def extra_repr(self):
+        return super().extra_repr() + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class AvgPool2d(_Pool2d):

@@ -81,6 +81,48 @@ ROWS = [
     ("load_state_dict not a mapping", lambda: nn.Linear(2, 2).load_state_dict([np.zeros((2, 2))]), TypeError, "expected a mapping of names to arrays"),
     ("Sequential of a function", lambda: nn.Sequential(nn.Linear(2, 2), np.tanh), TypeError, "item 1 is ufunc, not a minicnn.nn.Module"),
     ("Sequential reusing a module", lambda: nn.Sequential(*[nn.ReLU()] * 2), ValueError, "items 0 and 1 are the same ReLU object"),
+    ("MaxPool2d ceil_mode a string", lambda: nn.MaxPool2d(2, ceil_mode="yes"), TypeError, "MaxPool2d: ceil_mode must be True or False"),
+    ("MaxPool2d ceil_mode given by position", lambda: nn.MaxPool2d(3, 2, 0, True), TypeError, "positional"),
+    ("MaxPool2d ceil_mode input too small", lambda: nn.MaxPool2d(3, 2, ceil_mode=True)(x4((1, 1, 1, 1))), ValueError, r"MaxPool2d: kernel_size \(3, 3\) is larger than the padded input \(1, 1\)"),
+]
+
+
+def _models():
+    import importlib
+
+    from minicnn import models
+
+    # (minicnn.models.googlenet is the function, as in torchvision; the module is imported by its full name)
+    return models, importlib.import_module("minicnn.models.resnet"), importlib.import_module("minicnn.models.googlenet")
+
+
+def _googlenet_aux_backward_one_gradient():
+    models, _, _ = _models()
+    net = models.googlenet(num_classes=2, aux_logits=True)
+    y = net(x4((2, 3, 15, 15)))
+    net.backward(np.ones_like(y[0]))
+
+
+ROWS += [
+    ("resnet_cifar depth 10", lambda: _models()[0].resnet_cifar(10), ValueError, r"resnet_cifar: depth must be 6n \+ 2 with n >= 1 \(8, 14, 20, .*got 10"),
+    ("resnet_cifar depth 2", lambda: _models()[0].resnet_cifar(2), ValueError, r"depth must be 6n \+ 2 with n >= 1"),
+    ("resnet_cifar float depth", lambda: _models()[0].resnet_cifar(20.0), TypeError, "resnet_cifar: depth must be an int"),
+    ("resnet_cifar residual a string", lambda: _models()[0].resnet_cifar(8, residual="no"), TypeError, "residual must be True or False"),
+    ("resnet_cifar for digits fed colour", lambda: _models()[0].resnet_cifar(8, in_channels=1)(x4((1, 3, 28, 28))), ValueError, "filter depth must equal the input depth"),
+    ("BasicBlock shape change without projection", lambda: _models()[1].BasicBlock(16, 32, stride=2), ValueError, "BasicBlock: the block maps 16 channels to 32 with stride 2, so x cannot be added"),
+    ("Bottleneck without projection", lambda: _models()[1].Bottleneck(64, 64), ValueError, "Bottleneck: the block maps 64 channels to 256"),
+    ("plain BasicBlock given a downsample", lambda: _models()[1].BasicBlock(16, 32, 2, nn.Sequential(nn.Conv2d(16, 32, 1, 2)), residual=False), ValueError, "residual=False .* takes no downsample"),
+    ("BasicBlock downsample a function", lambda: _models()[1].BasicBlock(16, 32, 2, np.tanh), TypeError, "downsample must be None or a minicnn.nn.Module"),
+    ("ResNet block by name", lambda: _models()[1].ResNet("basic", [2, 2, 2, 2]), TypeError, "ResNet: block must be BasicBlock or Bottleneck"),
+    ("ResNet three stages", lambda: _models()[1].ResNet(_models()[1].BasicBlock, [2, 2, 2]), TypeError, "ResNet: layers must be a list of 4 ints"),
+    ("ResNet a stage of 0 blocks", lambda: _models()[1].ResNet(_models()[1].BasicBlock, [2, 0, 2, 2]), ValueError, r"ResNet: layers\[1\] must be >= 1"),
+    ("resnet18 zero classes", lambda: _models()[0].resnet18(num_classes=0), ValueError, "ResNet: num_classes must be >= 1"),
+    ("Inception branch3 kernel 7", lambda: _models()[2].Inception(8, 2, 2, 2, 2, 2, 2, branch3_kernel_size=7), ValueError, "branch3_kernel_size must be 3 .* or 5"),
+    ("Inception zero filters", lambda: _models()[2].Inception(8, 0, 2, 2, 2, 2, 2), ValueError, "Inception: ch1x1 must be >= 1"),
+    ("GoogLeNet dropout 1", lambda: _models()[0].googlenet(dropout=1.0), ValueError, r"GoogLeNet: dropout must be in \[0, 1\)"),
+    ("GoogLeNet aux_logits a string", lambda: _models()[0].googlenet(aux_logits="yes"), TypeError, "GoogLeNet: aux_logits must be True or False"),
+    ("GoogLeNet input below 15x15", lambda: _models()[0].googlenet(num_classes=2).eval()(x4((1, 3, 14, 14))), ValueError, r"MaxPool2d: kernel_size \(3, 3\) is larger than the padded input \(1, 1\)"),
+    ("GoogLeNet aux backward given one gradient", _googlenet_aux_backward_one_gradient, TypeError, r"forward returned \(logits, aux2, aux1\), so backward needs the three gradients"),
 ]
 
 

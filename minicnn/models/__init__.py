@@ -1,0 +1,13 @@
+"""The classic architectures of chapters 13-17, built from `minicnn.nn` layers.
+
+Constructors, arguments and state-dict keys follow torchvision where the architecture is the same, so a
+torchvision state dict loads with `load_state_dict` unchanged; parameter counts equal the published ones.
+"""
+from minicnn.models.alexnet import AlexNet, ZFNet, alexnet, zfnet
+from minicnn.models.googlenet import GoogLeNet, Inception, googlenet
+from minicnn.models.lenet import LeNet5, lenet5
+from minicnn.models.resnet import ResNet, resnet18, resnet34, resnet50, resnet_cifar
+from minicnn.models.vgg import VGG, vgg11, vgg13, vgg16, vgg19
+
+__all__ = ["LeNet5", "lenet5", "AlexNet", "alexnet", "ZFNet", "zfnet", "VGG", "vgg11", "vgg13", "vgg16", "vgg19",
+           "ResNet", "resnet18", "resnet34", "resnet50", "resnet_cifar", "GoogLeNet", "Inception", "googlenet"]
