@@ -60,7 +60,7 @@ import weakref
 
 import numpy as np
 
-from minicnn.functional._checks import FLOAT_DTYPES
+from minicnn.functional._checks import float_dtype
 from minicnn.nn import layers as _layers
 from minicnn.nn.module import Module
 
@@ -120,14 +120,7 @@ def _check_input_shape(input_shape):
 
 
 def _check_dtype(dtype):
-    try:
-        target = np.dtype(dtype)
-    except TypeError:
-        target = None
-    if target not in FLOAT_DTYPES:
-        raise TypeError(f"summary: dtype must be float32 or float64 (the dtype of the model's parameters), "
-                        f"got {dtype!r}")
-    return target
+    return float_dtype("summary", "dtype", dtype)
 
 
 # ---------------------------------------------------------------------------------------------- state

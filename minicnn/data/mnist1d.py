@@ -7,6 +7,8 @@ import random
 
 import numpy as np
 
+from minicnn.functional._checks import float_dtype
+
 
 def load_mnist1d(dtype=np.float32):
     """Generate MNIST-1D with the package's default arguments (4,000 train + 1,000 test signals).
@@ -28,8 +30,7 @@ def load_mnist1d(dtype=np.float32):
     >>> d["x"].shape, d["x_test"].shape, sorted(set(d["y"].tolist())) == list(range(10))
     ((4000, 40), (1000, 40), True)
     """
-    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"load_mnist1d: dtype must be float32 or float64 (the dtypes minicnn computes in), got {dtype!r}")
+    dtype = float_dtype("load_mnist1d", "dtype", dtype)
     from mnist1d.data import get_dataset_args, make_dataset
 
     # make_dataset seeds the global RNGs; put them back so a learner's own random numbers are not disturbed.

@@ -23,6 +23,17 @@ def as_float_array(op, name, value):
     return arr
 
 
+def float_dtype(op, name, value):
+    """`value` (np.float32, "float64", ...) as a numpy dtype, refusing anything but float32 and float64."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        dtype = None
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: {name} must be float32 or float64 (the dtypes minicnn computes in), got {value!r}")
+    return dtype
+
+
 def same_dtype(op, **arrays):
     """Refuse mixed float32/float64 inputs instead of silently promoting (PyTorch refuses too)."""
     dtypes = {name: arr.dtype for name, arr in arrays.items() if arr is not None}

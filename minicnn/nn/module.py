@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from minicnn.functional._checks import FLOAT_DTYPES
+from minicnn.functional._checks import FLOAT_DTYPES, float_dtype
 
 _CONSUMED = object()  # what a backward leaves behind in place of the saved values
 
@@ -190,14 +190,7 @@ class Module:
 
     def to(self, dtype):
         """Cast every floating-point parameter and buffer to `dtype` (np.float32, or np.float64 for gradient checks)."""
-        try:
-            target = np.dtype(dtype)
-        except TypeError:
-            target = None
-        if target not in FLOAT_DTYPES:
-            raise TypeError(f"{type(self).__name__}.to: dtype must be float32 or float64 (parameters must stay "
-                            f"floating-point to be trained), got {dtype!r}")
-        dtype = target
+        dtype = float_dtype(f"{type(self).__name__}.to", "dtype", dtype)
         for module in self.modules():
             for param in module._parameters.values():
                 param.data = param.data.astype(dtype)
