@@ -9,6 +9,8 @@
 - `minicnn.plotting`, `minicnn.widgets`, `minicnn.exercises`: the notebooks' figures, explorers and feedback;
 - `minicnn.summary`: a network's layer-by-layer table (output shapes, parameters, multiply-adds, activation
   memory, receptive fields), as torchinfo.summary.
+- `minicnn.onnx` (imported by name, as torch.onnx): ``export(model, input_shape, path)`` writes a network in
+  evaluation mode as an ONNX model for other runtimes (needs the onnx package).
 """
 from minicnn import functional
 from minicnn.functional import conv_output_size

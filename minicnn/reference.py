@@ -738,6 +738,47 @@ def cat_backward(grad_out, sizes_or_shapes, dim=1):
     return grads
 
 
+# ================================================================ padding
+
+
+def pad(x, pad):
+    r"""Zeros around (N, C, H, W) maps, ``pad = (left, right, top, bottom)``: input cell (i, j) lands at
+    (top + i, left + j) of a zero array of shape (N, C, top + H + bottom, left + W + right).
+
+    >>> pad(np.ones((1, 1, 1, 2)), (1, 0, 0, 1))[0, 0]
+    array([[0., 1., 1.],
+           [0., 0., 0.]])
+    """
+    left, right, top, bottom = pad
+    n_batch, n_chan, h, w = x.shape
+    y = np.zeros((n_batch, n_chan, top + h + bottom, left + w + right), dtype=x.dtype)
+    for n in range(n_batch):
+        for c in range(n_chan):
+            for i in range(h):
+                for j in range(w):
+                    y[n, c, top + i, left + j] = x[n, c, i, j]
+    return y
+
+
+def pad_backward(grad_out, pad):
+    r"""Gradient of `pad`: input cell (i, j) became output cell (top + i, left + j), so it receives that cell's
+    :math:`\delta`; the padded zeros were no input's, and their :math:`\delta` is dropped.
+
+    >>> pad_backward(np.arange(6.0).reshape(1, 1, 2, 3), (1, 0, 0, 1))[0, 0]
+    array([[1., 2.]])
+    """
+    left, right, top, bottom = pad
+    n_batch, n_chan, hp, wp = grad_out.shape
+    h, w = hp - top - bottom, wp - left - right
+    grad_x = np.zeros((n_batch, n_chan, h, w), dtype=grad_out.dtype)
+    for n in range(n_batch):
+        for c in range(n_chan):
+            for i in range(h):
+                for j in range(w):
+                    grad_x[n, c, i, j] = grad_out[n, c, top + i, left + j]
+    return grad_x
+
+
 # ================================================================ activations
 
 
@@ -757,6 +798,24 @@ def relu_backward(grad_out, x):
     array([0., 0., 5.])
     """
     return _each(lambda d, v: d if v > 0 else 0.0, grad_out, x)
+
+
+def relu6(x):
+    r""":math:`\min(\max(0, x), 6)`, cell by cell (nan stays nan).
+
+    >>> relu6(np.array([-2.0, 3.0, 8.0]))
+    array([0., 3., 6.])
+    """
+    return _each(lambda v: 0.0 if v <= 0 else (6.0 if v >= 6 else v), x)
+
+
+def relu6_backward(grad_out, x):
+    r""":math:`\delta \cdot f'(x)` with :math:`f'(x) = 1` for 0 < x < 6, else 0 (0 at exactly 0 and 6, as PyTorch).
+
+    >>> relu6_backward(np.array([5.0, 5.0, 5.0, 5.0]), np.array([0.0, 2.0, 6.0, 7.0]))
+    array([0., 5., 0., 0.])
+    """
+    return _each(lambda d, v: 0.0 if (v <= 0 or v >= 6) else d, grad_out, x)
 
 
 def leaky_relu(x, negative_slope=0.01):

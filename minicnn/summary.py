@@ -90,10 +90,11 @@ rf_merged : the input was made by a composite (add, cat): its field is the large
 """
 
 # element-wise or position-wise: the receptive field passes through
-_POINTWISE = (_layers.ReLU, _layers.LeakyReLU, _layers.Sigmoid, _layers.Tanh, _layers.Dropout, _layers._BatchNorm,
-              _layers.LocalResponseNorm, _layers.Flatten)
+# (zero padding too: it adds cells around the map but changes no cell's field or jump)
+_POINTWISE = (_layers.ReLU, _layers.ReLU6, _layers.LeakyReLU, _layers.Sigmoid, _layers.Tanh, _layers.Dropout,
+              _layers._BatchNorm, _layers.LocalResponseNorm, _layers.Flatten, _layers.ZeroPad2d)
 # CS231n does not count these outputs: they can overwrite their input (PyTorch's inplace=True)
-_INPLACE_ABLE = (_layers.ReLU, _layers.LeakyReLU, _layers.Sigmoid, _layers.Tanh, _layers.Dropout)
+_INPLACE_ABLE = (_layers.ReLU, _layers.ReLU6, _layers.LeakyReLU, _layers.Sigmoid, _layers.Tanh, _layers.Dropout)
 
 _WHOLE = "whole"  # receptive-field state of an output that depends on the whole input
 

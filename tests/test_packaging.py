@@ -22,7 +22,8 @@ def pyproject_requirements():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
-        reqs += [r for r in extra if ";" not in r]  # conda's python is >= 3.10 anyway; markers are pip-only
+        # conda's python is >= 3.10 anyway (markers are pip-only); minicnn[...] refers to another extra
+        reqs += [r for r in extra if ";" not in r and not r.startswith("minicnn[")]
     return dict(_split(r) for r in reqs)
 
 

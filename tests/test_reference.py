@@ -303,6 +303,7 @@ def test_dropout_matches_reference_given_the_mask(shape, p, training, dtype, see
 
 ACTIVATIONS = {
     "relu": ((F.relu, F.relu_backward), (R.relu, R.relu_backward)),
+    "relu6": ((F.relu6, F.relu6_backward), (R.relu6, R.relu6_backward)),
     "sigmoid": ((F.sigmoid, F.sigmoid_backward), (R.sigmoid, R.sigmoid_backward)),
     "tanh": ((F.tanh, F.tanh_backward), (R.tanh, R.tanh_backward)),
 }
@@ -580,6 +581,8 @@ FORWARD_BACKWARD = {
     "local_response_norm, even size": lambda x: (lambda x: R.local_response_norm(x, 2, 0.5, 0.75, 1.0),
                                                  lambda g, x: R.local_response_norm_backward(g, x, 2, 0.5, 0.75, 1.0)),
     "relu": lambda x: (R.relu, R.relu_backward),
+    "relu6": lambda x: (lambda x: R.relu6(4 * x), lambda g, x: 4 * R.relu6_backward(g, 4 * x)),  # x*4 reaches 6
+    "pad": lambda x: (lambda x: R.pad(x, (1, 2, 0, 3)), lambda g, x: R.pad_backward(g, (1, 2, 0, 3))),
     "leaky_relu": lambda x: (lambda x: R.leaky_relu(x, 0.2), lambda g, x: R.leaky_relu_backward(g, x, 0.2)),
     "sigmoid": lambda x: (R.sigmoid, R.sigmoid_backward),
     "tanh": lambda x: (R.tanh, R.tanh_backward),

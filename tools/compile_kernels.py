@@ -21,7 +21,9 @@ def main():
     for dtype in (np.float32, np.float64):
         x = np.ones((2, 2, 6, 6), dtype)
         t = time.perf_counter()
-        for w, args in ((np.ones((2, 1, 3, 3), dtype), dict(padding=1, groups=2)),  # shifted planes, full correlation
+        for w, args in ((np.ones((4, 1, 3, 3), dtype), dict(padding=1, groups=2)),  # shifted planes, full correlation
+                        (np.ones((2, 1, 3, 3), dtype), dict(padding=1, groups=2)),  # depthwise, stride 1
+                        (np.ones((2, 1, 3, 3), dtype), dict(stride=2, groups=2)),  # depthwise, stride 2
                         (np.ones((4, 2, 6, 6), dtype), dict(stride=2, padding=2)),  # windows in place, folding
                         (np.ones((12, 2, 3, 3), dtype), dict(stride=2)),  # windows copied, folding
                         (np.ones((3, 2, 6, 6), dtype), {})):  # matrix product
@@ -35,6 +37,7 @@ def main():
         F.max_pool2d_backward(y, x, 2, indices=indices)
         F.avg_pool2d_backward(F.avg_pool2d(F.max_pool2d(x, 2), 1), F.max_pool2d(x, 2), 1)
         F.relu_backward(F.relu(x), x)
+        F.relu6_backward(F.relu6(x), x)
         stats = np.zeros(2, dtype), np.ones(2, dtype)
         for training in (True, False):
             F.batch_norm_backward(F.batch_norm(x, *stats, training=training), x, None, *stats, training=training)

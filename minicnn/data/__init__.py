@@ -50,3 +50,7 @@ __all__ = [
     "to_grayscale",
     "zca_whiten",
 ]
+
+from minicnn.data.imagenet import center_crop, imagenet_classes, load_photo, resize_shorter_side
+
+__all__ += ["center_crop", "imagenet_classes", "load_photo", "resize_shorter_side"]

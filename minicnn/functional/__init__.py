@@ -16,6 +16,8 @@ from minicnn.functional.activation import (
     leaky_relu,
     leaky_relu_backward,
     relu,
+    relu6,
+    relu6_backward,
     relu_backward,
     sigmoid,
     sigmoid_backward,
@@ -48,6 +50,7 @@ from minicnn.functional.normalization import (
     local_response_norm,
     local_response_norm_backward,
 )
+from minicnn.functional.padding import pad, pad_backward
 from minicnn.functional.pooling import (
     adaptive_avg_pool2d,
     adaptive_avg_pool2d_backward,
@@ -70,5 +73,5 @@ __all__ = [
     'leaky_relu', 'leaky_relu_backward', 'linear', 'linear_backward', 'local_response_norm',
     'local_response_norm_backward', 'log_softmax', 'lp_pool2d', 'lp_pool2d_backward', 'max_pool2d',
     'max_pool2d_backward', 'mse_loss', 'mse_loss_backward', 'pool_output_size', 'relu', 'relu_backward', 'sigmoid',
-    'sigmoid_backward', 'softmax', 'tanh', 'tanh_backward',
+    'sigmoid_backward', 'softmax', 'tanh', 'tanh_backward', 'relu6', 'relu6_backward', 'pad', 'pad_backward',
 ]

@@ -8,8 +8,8 @@ import numpy as np
 from minicnn.functional._checks import as_float_array, check_real, same_dtype, same_shape
 from minicnn.kernels import elementwise as _kernels
 
-__all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoid", "sigmoid_backward",
-           "tanh", "tanh_backward"]
+__all__ = ["relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu", "leaky_relu_backward", "sigmoid",
+           "sigmoid_backward", "tanh", "tanh_backward"]
 
 
 def _grad_pair(op, grad_out, x):
@@ -36,6 +36,59 @@ def relu_backward(grad_out, x):
     grad_out, x = _grad_pair("relu_backward", grad_out, x)
     grad_x = np.empty(x.shape, dtype=x.dtype)
     _kernels.relu_backward(np.ascontiguousarray(grad_out), np.ascontiguousarray(x), grad_x)
+    return grad_x
+
+
+def relu6(x):
+    r"""ReLU capped at 6, :math:`\min(\max(0, x), 6)` (MobileNet, EfficientNet-Lite), as torch.nn.functional.relu6.
+
+    The cap keeps activations in [0, 6], a range that 8-bit fixed point represents well: why the
+    mobile networks use it. nan stays nan.
+
+    Parameters
+    ----------
+    x : ndarray, float32 or float64, any shape
+
+    Returns
+    -------
+    ndarray, shape and dtype of x
+
+    Examples
+    --------
+    >>> relu6(np.array([-2.0, 0.0, 3.0, 6.0, 8.0]))
+    array([0., 0., 3., 6., 6.])
+    """
+    x = as_float_array("relu6", "x", x)
+    y = np.empty(x.shape, dtype=x.dtype)
+    _kernels.relu6(np.ascontiguousarray(x), y)
+    return y
+
+
+def relu6_backward(grad_out, x):
+    r""":math:`f'(x) = 1` for :math:`0 < x < 6`, else 0: the flat parts on both sides pass no gradient.
+
+    At exactly 0 and exactly 6 the derivative is taken as 0, PyTorch's convention (its relu6 is
+    hardtanh(x, 0, 6), whose backward passes the gradient only strictly inside the interval).
+
+    Parameters
+    ----------
+    grad_out : ndarray
+        dL/dy, the shape and dtype of x.
+    x : ndarray
+        The forward input.
+
+    Returns
+    -------
+    ndarray, dL/dx
+
+    Examples
+    --------
+    >>> relu6_backward(np.ones(5), np.array([-1.0, 0.0, 3.0, 6.0, 7.0]))
+    array([0., 0., 1., 0., 0.])
+    """
+    grad_out, x = _grad_pair("relu6_backward", grad_out, x)
+    grad_x = np.empty(x.shape, dtype=x.dtype)
+    _kernels.relu6_backward(np.ascontiguousarray(grad_out), np.ascontiguousarray(x), grad_x)
     return grad_x
 
 

@@ -412,3 +412,132 @@ def _backward_weight_chunks(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, d
                 for q in range(q_len):
                     col[q, m:] = 0.0
                 dot_rows(col, delta, acc, 0)
+
+
+# ------------------------------------------------------------------------------------------------ depthwise
+# A depthwise convolution (groups = C = K: one kH x kW filter per channel, MobileNet's and EfficientNet's) has
+# only kH*kW taps per output: too few for the unfolded matrix products above to pay for their copies. These
+# kernels walk each (sample, channel) plane directly, one output row at a time, one tap at a time.
+
+
+@njit(cache=True)
+def _split_columns(plane, sw):
+    """buf[h, r, t] = plane[h, t*sw + r]: each row's columns grouped by their remainder mod sw, so the strided read
+    of columns ow*sw + j*dw (ow = 0, 1, ...) becomes the contiguous run buf[h, (j*dw) % sw, (j*dw) // sw + ow].
+    With sw = 1 that is the plane itself (a view, no copy)."""
+    height, width = plane.shape
+    if sw == 1:
+        return plane.reshape((height, 1, width))
+    buf = np.zeros((height, sw, (width + sw - 1) // sw), dtype=plane.dtype)
+    for h in range(height):
+        for r in range(sw):
+            dst, src = buf[h, r], plane[h]
+            for t in range((width - r + sw - 1) // sw):
+                dst[t] = src[t * sw + r]
+    return buf
+
+
+@njit(parallel=True, cache=True)
+def depthwise_forward(xp, w, bias, out, sh, sw, dh, dw):
+    """out[n, c, oh, ow] = bias[c] + sum_{i, j} w[c, 0, i, j] * xp[n, c, oh*sh + i*dh, ow*sw + j*dw].
+
+    One (sample, channel) plane per job; each output row collects its kH*kW taps in order (no reassociation),
+    reading exactly its window's cells of the padded input xp. With a horizontal stride the plane's columns
+    are first split by remainder (`_split_columns`), so every tap's row is read contiguously and vectorizes.
+    """
+    n_batch, n_ch = xp.shape[0], xp.shape[1]
+    k_h, k_w = w.shape[2], w.shape[3]
+    out_h, out_w = out.shape[2], out.shape[3]
+    width = xp.shape[3]
+    span = (out_h - 1) * width + out_w
+    for job in prange(n_batch * n_ch):
+        n, c = job // n_ch, job % n_ch
+        dst = out[n, c]
+        if sh == 1 and sw == 1:
+            # stride 1: over a row pitch of Wp, a tap's inputs for the whole plane are one contiguous run (as in
+            # `conv2d_forward_direct`): kH*kW long loops instead of OH*kH*kW short ones; the Wp - OW places
+            # between output rows are computed and dropped. Same taps in the same order as below.
+            flat = xp[n, c].ravel()
+            wide = np.empty(span, dtype=xp.dtype)
+            wide[:] = bias[c]
+            for i in range(k_h):
+                for j in range(k_w):
+                    wv = w[c, 0, i, j]
+                    src = flat[i * dh * width + j * dw:i * dh * width + j * dw + span]
+                    for t in range(span):
+                        wide[t] += wv * src[t]
+            for oh in range(out_h):
+                dst[oh, :] = wide[oh * width:oh * width + out_w]
+            continue
+        buf = _split_columns(xp[n, c], sw)
+        for oh in range(out_h):
+            row = dst[oh]
+            row[:] = bias[c]
+            for i in range(k_h):
+                for j in range(k_w):
+                    wv = w[c, 0, i, j]
+                    start = (j * dw) // sw
+                    src = buf[oh * sh + i * dh, (j * dw) % sw, start:start + out_w]
+                    for ow in range(out_w):
+                        row[ow] += wv * src[ow]
+
+
+@njit(parallel=True, cache=True)
+def depthwise_backward_input(grad, w, grad_xp, sh, sw, dh, dw):
+    """grad_xp[n, c, oh*sh + i*dh, ow*sw + j*dw] += w[c, 0, i, j] * grad[n, c, oh, ow]: every input cell collects
+    the errors of the windows that read it (chapter 6's scatter). One plane per job, added into columns split by
+    remainder (`_split_columns`) and put back in place at the end; grad_xp zero on entry."""
+    n_batch, n_ch, out_h, out_w = grad.shape
+    k_h, k_w = w.shape[2], w.shape[3]
+    height, width = grad_xp.shape[2], grad_xp.shape[3]
+    for job in prange(n_batch * n_ch):
+        n, c = job // n_ch, job % n_ch
+        src, plane = grad[n, c], grad_xp[n, c]
+        if sw == 1:
+            buf = plane.reshape((height, 1, width))  # add in place
+        else:
+            buf = np.zeros((height, sw, (width + sw - 1) // sw), dtype=grad.dtype)
+        for oh in range(out_h):
+            g_row = src[oh]
+            for i in range(k_h):
+                for j in range(k_w):
+                    wv = w[c, 0, i, j]
+                    start = (j * dw) // sw
+                    dst = buf[oh * sh + i * dh, (j * dw) % sw, start:start + out_w]
+                    for ow in range(out_w):
+                        dst[ow] += wv * g_row[ow]
+        if sw > 1:
+            for h in range(height):
+                for r in range(sw):
+                    for t in range((width - r + sw - 1) // sw):
+                        plane[h, t * sw + r] = buf[h, r, t]
+
+
+@njit(parallel=True, fastmath=_REASSOC, cache=True)
+def depthwise_backward_weight(grad, xp, grad_w, sh, sw, dh, dw):
+    """grad_w[c, 0, i, j] = sum_{n, oh, ow} grad[n, c, oh, ow] * xp[n, c, oh*sh + i*dh, ow*sw + j*dw].
+
+    One channel per job, so a tap's whole sum is made by one thread: row by row (a dot product, which may be
+    reassociated), the rows' sums added in order (sample, then row) in float64. No result depends on the
+    number of threads.
+    """
+    n_batch, n_ch, out_h, out_w = grad.shape
+    k_h, k_w = grad_w.shape[2], grad_w.shape[3]
+    zero = xp.dtype.type(0)
+    for c in prange(n_ch):
+        total = np.zeros((k_h, k_w))  # float64
+        for n in range(n_batch):
+            buf = _split_columns(xp[n, c], sw)
+            for i in range(k_h):
+                for j in range(k_w):
+                    start = (j * dw) // sw
+                    for oh in range(out_h):
+                        g_row = grad[n, c, oh]
+                        src = buf[oh * sh + i * dh, (j * dw) % sw, start:start + out_w]
+                        s = zero
+                        for ow in range(out_w):
+                            s += g_row[ow] * src[ow]
+                        total[i, j] += s
+        for i in range(k_h):
+            for j in range(k_w):
+                grad_w[c, 0, i, j] = total[i, j]

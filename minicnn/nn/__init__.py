@@ -14,12 +14,14 @@ from minicnn.nn.layers import (
     LPPool2d,
     MaxPool2d,
     ReLU,
+    ReLU6,
     Sigmoid,
     Tanh,
+    ZeroPad2d,
 )
 from minicnn.nn.loss import CrossEntropyLoss, MSELoss
 from minicnn.nn.module import Module, Parameter, Sequential
 
 __all__ = ["Module", "Parameter", "Sequential", "Conv1d", "Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "LPPool2d",
            "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-           "Flatten", "LocalResponseNorm", "CrossEntropyLoss", "MSELoss"]
+           "Flatten", "LocalResponseNorm", "CrossEntropyLoss", "MSELoss", "ReLU6", "ZeroPad2d"]

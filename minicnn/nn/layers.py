@@ -17,7 +17,8 @@ from minicnn.functional.conv import Convolution
 from minicnn.nn.module import Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
-           "BatchNorm2d", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Flatten", "LocalResponseNorm"]
+           "BatchNorm2d", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Flatten", "LocalResponseNorm", "ReLU6",
+           "ZeroPad2d"]
 
 
 def _default_init(weight, bias, fan_in):
@@ -373,6 +374,21 @@ class ReLU(Module):
         return F.relu_backward(grad_out, self._saved("x"))
 
 
+class ReLU6(Module):
+    """min(max(0, x), 6), element by element (`functional.relu6`): MobileNet's and EfficientNet-Lite's activation.
+
+    >>> ReLU6()(np.array([-1.0, 3.0, 9.0]))
+    array([0., 3., 6.])
+    """
+
+    def forward(self, x):
+        self._save(x=x)
+        return F.relu6(x)
+
+    def backward(self, grad_out, input_grad=True):
+        return F.relu6_backward(grad_out, self._saved("x"))
+
+
 class LeakyReLU(Module):
     """x for x > 0, else negative_slope * x (`functional.leaky_relu`)."""
 
@@ -411,6 +427,40 @@ class Tanh(Module):
 
     def backward(self, grad_out, input_grad=True):
         return F.tanh_backward(grad_out, self._saved("x"))
+
+
+# ------------------------------------------------------------------------------------------------------ padding
+class ZeroPad2d(Module):
+    """Zeros around (N, C, H, W) maps, a different number on each side allowed (`functional.pad`).
+
+    ``padding``: an int (the same on all four sides) or a tuple of 4 ints (left, right, top, bottom),
+    as in torch.nn.ZeroPad2d. TensorFlow's "SAME" convolution with stride 2 on an even input is
+    ``ZeroPad2d((k//2 - 1, k//2, k//2 - 1, k//2))`` followed by an unpadded convolution (odd k).
+
+    >>> ZeroPad2d((0, 1, 0, 1))(np.ones((1, 1, 2, 2), np.float32)).shape
+    (1, 1, 3, 3)
+    >>> ZeroPad2d(2)
+    ZeroPad2d((2, 2, 2, 2))
+    """
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = int_tuple("ZeroPad2d", "padding (left, right, top, bottom)", padding, 4, 0)
+
+    def forward(self, x):
+        y = F.pad(x, self.padding)
+        self._save(shape=y.shape)
+        return y
+
+    def backward(self, grad_out, input_grad=True):
+        shape = self._saved("shape")
+        if np.shape(grad_out) != shape:
+            raise ValueError(f"ZeroPad2d.backward: grad_out {np.shape(grad_out)} must have the padded output's "
+                             f"shape {shape}")
+        return F.pad_backward(grad_out, self.padding)
+
+    def extra_repr(self):
+        return f"{self.padding}"
 
 
 class Flatten(Module):

@@ -60,6 +60,10 @@ ROWS = [
     ("Dropout p 1", lambda: nn.Dropout(p=1.0), ValueError, r"Dropout: p must be in \[0, 1\)"),
     ("Dropout p nan", lambda: nn.Dropout(p=float("nan")), ValueError, "p must be a finite number"),
     ("Dropout rng 0", lambda: nn.Dropout(rng=0), TypeError, "Dropout: rng must be a numpy.random.Generator"),
+    ("ZeroPad2d 2 numbers", lambda: nn.ZeroPad2d((1, 2)), TypeError, r"ZeroPad2d: padding \(left, right, top, bottom\) must be an int or a tuple of 4 ints"),
+    ("ZeroPad2d negative", lambda: nn.ZeroPad2d(-1), ValueError, "ZeroPad2d: padding .* must be >= 0"),
+    ("ZeroPad2d backward shape", lambda: _zeropad_backward_bad_shape(), ValueError, r"grad_out \(2, 3, 9, 9\) must have the padded output's shape \(2, 3, 10, 10\)"),
+    ("ReLU6 backward mixed dtypes", lambda: _relu6_backward_dtype(), TypeError, "relu6_backward: all inputs must have the same dtype"),
     ("LeakyReLU slope a string", lambda: nn.LeakyReLU("0.1"), TypeError, "negative_slope must be a real number"),
     ("LocalResponseNorm size 0", lambda: nn.LocalResponseNorm(0), ValueError, "LocalResponseNorm: size must be >= 1"),
     ("Flatten start_dim beyond the input", lambda: nn.Flatten(start_dim=5)(np.ones((2, 3), np.float32)), ValueError, r"start_dim=5 is out of range for x of shape \(2, 3\)"),
@@ -136,6 +140,18 @@ def _conv_backward_bad_shape():
     conv = nn.Conv2d(3, 6, 3)
     conv(x4())
     conv.backward(np.ones((2, 6, 5, 5), np.float32))
+
+
+def _zeropad_backward_bad_shape():
+    pad = nn.ZeroPad2d(1)
+    pad(x4())
+    pad.backward(np.ones((2, 3, 9, 9), np.float32))
+
+
+def _relu6_backward_dtype():
+    act = nn.ReLU6()
+    act(x4())
+    act.backward(np.ones((2, 3, 8, 8)))
 
 
 def _max_pool_backward_dtype():

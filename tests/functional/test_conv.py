@@ -196,15 +196,21 @@ def test_conv1d_matches_reference(case):
         np.testing.assert_allclose(g, r, **tol)
 
 
+def is_depthwise(case):
+    """groups = C = K > 1: always the "depthwise" route, whatever the other routes' thresholds."""
+    return case["groups"] > 1 and case["wshape"][:2] == (case["groups"], 1)
+
+
 ROUTES = {  # route: (module constants that force it where it applies, whether it applies to a case)
-    "windows copied": (dict(_DIRECT_MAX_TAPS=0, _IN_PLACE_MAX_FILTERS=0), lambda c: True),
+    "windows copied": (dict(_DIRECT_MAX_TAPS=0, _IN_PLACE_MAX_FILTERS=0), lambda c: not is_depthwise(c)),
     "windows in place": (dict(_DIRECT_MAX_TAPS=0, _IN_PLACE_MAX_FILTERS=10**9),
                          lambda c: c["groups"] == 1 and c["dilation"][1] == 1),
-    "shifted planes": (dict(_DIRECT_MAX_TAPS=10**9), lambda c: c["stride"] == (1, 1)),
-    "folding": (dict(_FULL_CORRELATION_WASTE=0.0), lambda c: True),
+    "shifted planes": (dict(_DIRECT_MAX_TAPS=10**9), lambda c: c["stride"] == (1, 1) and not is_depthwise(c)),
+    "folding": (dict(_FULL_CORRELATION_WASTE=0.0), lambda c: not is_depthwise(c)),
     "full correlation": (dict(_FULL_CORRELATION_WASTE=1e9),
-                         lambda c: c["stride"] == (1, 1) and all(
+                         lambda c: c["stride"] == (1, 1) and not is_depthwise(c) and all(
                              p <= d * (k - 1) for p, d, k in zip(c["padding"], c["dilation"], c["wshape"][2:]))),
+    "depthwise": ({}, is_depthwise),
 }
 
 
@@ -284,6 +290,9 @@ def test_nan_and_inf_reach_only_the_windows_that_hold_them(monkeypatch, route, b
     ((2, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), "windows copied", "full correlation"),  # ResNet 3x3
     ((2, 3, 32, 32), (4, 3, 5, 5), dict(stride=2), "windows in place", "folding"),  # few filters, strided
     ((2, 6, 16, 16), (6, 3, 3, 3), dict(groups=2), "shifted planes", "full correlation"),
+    ((1, 96, 113, 113), (96, 1, 3, 3), dict(stride=2, groups=96), "depthwise", "depthwise"),  # EfficientNet
+    ((1, 1152, 11, 11), (1152, 1, 5, 5), dict(groups=1152), "depthwise", "depthwise"),
+    ((2, 6, 16, 16), (12, 1, 3, 3), dict(groups=6), "shifted planes", "full correlation"),  # 2 filters per channel
 ])
 def test_the_plan_for_known_layers(x_shape, w_shape, kwargs, forward, grad_input):
     plan = F.conv.Convolution("conv2d", 2, np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32),
@@ -515,7 +524,8 @@ def test_kernels_are_cached_on_disk():
     from minicnn.kernels import conv as kernels
 
     for name in ("conv2d_forward", "conv2d_forward_windows_in_place", "conv2d_forward_direct",
-                 "conv2d_backward_input", "_backward_weight_chunks"):
+                 "conv2d_backward_input", "_backward_weight_chunks", "depthwise_forward", "depthwise_backward_input",
+                 "depthwise_backward_weight"):
         dispatcher = getattr(kernels, name)
         assert dispatcher._cache is not None and dispatcher.targetoptions.get("parallel"), name
         assert type(dispatcher._cache).__name__ == "FunctionCache", name

@@ -26,6 +26,12 @@ LAYERS = [
     ("leaky", lambda: nn.LeakyReLU(0.2), lambda T: T.LeakyReLU(0.2), (3, 7)),
     ("sigmoid", lambda: nn.Sigmoid(), lambda T: T.Sigmoid(), (3, 7)),
     ("tanh", lambda: nn.Tanh(), lambda T: T.Tanh(), (3, 7)),
+    ("relu6", lambda: nn.Sequential(nn.Linear(7, 9), nn.ReLU6()),  # the Linear spreads x over and beyond [0, 6]
+     lambda T: T.Sequential(T.Linear(7, 9), T.ReLU6()), (5, 7)),
+    ("zeropad", lambda: nn.ZeroPad2d((1, 2, 0, 3)), lambda T: T.ZeroPad2d((1, 2, 0, 3)), (2, 3, 4, 5)),
+    ("zeropad_int", lambda: nn.ZeroPad2d(1), lambda T: T.ZeroPad2d(1), (1, 2, 3, 3)),
+    ("conv2d_depthwise", lambda: nn.Conv2d(6, 6, 5, stride=2, padding=2, groups=6),
+     lambda T: T.Conv2d(6, 6, 5, stride=2, padding=2, groups=6), (2, 6, 9, 8)),
     ("flatten", lambda: nn.Flatten(), lambda T: T.Flatten(), (2, 3, 4, 5)),
     ("lrn", lambda: nn.LocalResponseNorm(3, alpha=0.5, beta=0.75, k=2.0),
      lambda T: T.LocalResponseNorm(3, alpha=0.5, beta=0.75, k=2.0), (2, 5, 3, 3)),
