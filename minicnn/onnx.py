@@ -87,7 +87,7 @@ import os
 import numpy as np
 
 from minicnn import __version__, nn
-from minicnn.functional._checks import float_dtype
+from minicnn.functional._checks import float_dtype, input_shape as checked_input_shape
 from minicnn.functional.conv import _geometry
 from minicnn.functional.pooling import pool_output_size
 from minicnn.models._base import FeaturesClassifier
@@ -523,20 +523,6 @@ def _import_onnx():
     return onnx
 
 
-def _check_input_shape(input_shape):
-    example = "e.g. (1, 3, 224, 224) for one 224x224 RGB image (batch, channels, height, width)"
-    if not isinstance(input_shape, (tuple, list)):
-        raise TypeError(f"export: input_shape must be a tuple of positive ints with the batch first, {example}; "
-                        f"got {input_shape!r} ({type(input_shape).__name__})")
-    if len(input_shape) == 0:
-        raise ValueError(f"export: input_shape is empty; give the input's full shape with the batch first, {example}")
-    for dim in input_shape:
-        if not isinstance(dim, numbers.Integral) or isinstance(dim, (bool, np.bool_)):
-            raise TypeError(f"export: input_shape must hold ints, got {dim!r} ({type(dim).__name__}) in "
-                            f"{tuple(input_shape)!r}; {example}")
-        if dim < 1:
-            raise ValueError(f"export: every size in input_shape must be >= 1, got {tuple(input_shape)!r}; {example}")
-    return tuple(int(dim) for dim in input_shape)
 
 
 def _check_settings(opset, input_name, output_name, path):
@@ -635,7 +621,7 @@ def export(model, input_shape, path=None, *, opset=17, input_name="input", outpu
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"export: model must be a minicnn.nn.Module (a layer or a network), got {type(model).__name__}")
-    input_shape = _check_input_shape(input_shape)
+    input_shape = checked_input_shape("export", input_shape)
     _check_settings(opset, input_name, output_name, path)
     dtype = float_dtype("export", "dtype", dtype)
     onnx = _import_onnx()

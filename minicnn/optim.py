@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from minicnn.functional._checks import check_bool, check_int, check_real
+from minicnn.functional._checks import check_int, check_real
 
 __all__ = ["Optimizer", "SGD", "Adam", "StepLR", "ReduceLROnPlateau"]
 

@@ -54,13 +54,12 @@ values (so a pending backward still works) and its buffers are restored afterwar
 from collections import OrderedDict, namedtuple
 import html
 import math
-import numbers
 import textwrap
 import weakref
 
 import numpy as np
 
-from minicnn.functional._checks import float_dtype
+from minicnn.functional._checks import float_dtype, input_shape as checked_input_shape
 from minicnn.nn import layers as _layers
 from minicnn.nn.module import Module
 
@@ -104,20 +103,6 @@ class _Field(namedtuple("_Field", "rf jump")):
 
 
 # ---------------------------------------------------------------------------------------------- checking
-def _check_input_shape(input_shape):
-    example = "e.g. (1, 3, 224, 224) for one 224x224 RGB image (batch, channels, height, width)"
-    if not isinstance(input_shape, (tuple, list)):
-        raise TypeError(f"summary: input_shape must be a tuple of positive ints with the batch first, {example}; "
-                        f"got {input_shape!r} ({type(input_shape).__name__})")
-    if len(input_shape) == 0:
-        raise ValueError(f"summary: input_shape is empty; give the input's full shape with the batch first, {example}")
-    for dim in input_shape:
-        if not isinstance(dim, numbers.Integral) or isinstance(dim, (bool, np.bool_)):
-            raise TypeError(f"summary: input_shape must hold ints, got {dim!r} ({type(dim).__name__}) in "
-                            f"{tuple(input_shape)!r}; {example}")
-        if dim < 1:
-            raise ValueError(f"summary: every size in input_shape must be >= 1, got {tuple(input_shape)!r}; {example}")
-    return tuple(int(dim) for dim in input_shape)
 
 
 def _check_dtype(dtype):
@@ -408,7 +393,7 @@ def summary(model, input_shape, dtype=np.float32):
     if not isinstance(model, Module):
         raise TypeError(f"summary: model must be a minicnn.nn.Module (a layer or a network), "
                         f"got {type(model).__name__}")
-    input_shape = _check_input_shape(input_shape)
+    input_shape = checked_input_shape("summary", input_shape)
     dtype = _check_dtype(dtype)
 
     named = OrderedDict()  # id -> (name, module), each module once, under its first name

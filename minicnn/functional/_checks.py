@@ -121,3 +121,20 @@ def check_rng(op, name, rng):
         raise TypeError(f"{op}: {name} must be a numpy.random.Generator (e.g. np.random.default_rng(0)) or None "
                         f"for minicnn's global generator, got {rng!r}")
     return rng
+
+
+def input_shape(op, value):
+    """A model's full input shape, batch first, as a tuple of ints >= 1 (for `summary` and `onnx.export`)."""
+    example = "e.g. (1, 3, 224, 224) for one 224x224 RGB image (batch, channels, height, width)"
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{op}: input_shape must be a tuple of positive ints with the batch first, {example}; "
+                        f"got {value!r} ({type(value).__name__})")
+    if len(value) == 0:
+        raise ValueError(f"{op}: input_shape is empty; give the input's full shape with the batch first, {example}")
+    for dim in value:
+        if not _is_int(dim):
+            raise TypeError(f"{op}: input_shape must hold ints, got {dim!r} ({type(dim).__name__}) in "
+                            f"{tuple(value)!r}; {example}")
+        if dim < 1:
+            raise ValueError(f"{op}: every size in input_shape must be >= 1, got {tuple(value)!r}; {example}")
+    return tuple(int(dim) for dim in value)

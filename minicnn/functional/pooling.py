@@ -14,7 +14,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from minicnn.functional._checks import as_float_array, check_bool, check_real, expect_ndim, int_tuple, same_dtype
+from minicnn.functional._checks import as_float_array, check_bool, check_real, expect_ndim, int_tuple
 from minicnn.functional.conv import conv_output_size
 from minicnn.functional._threads import threads_for
 from minicnn.kernels import pool as _kernels
