@@ -61,19 +61,8 @@ without one raises a TypeError naming its path and type.
 Adding an exporter for a new layer or block
 -------------------------------------------
 Decorate a function with ``@register(TheClass)``, here next to the other exporters (the models never
-import this module). For example ReLU6 and an asymmetric ZeroPad2d (padding = (left, right, top, bottom),
-as in PyTorch)::
-
-    @register(ReLU6)
-    def _relu6(g, module, x):
-        return g.op("Clip", [x, g.constant("min", np.float32(0)), g.constant("max", np.float32(6))], x.shape)
-
-    @register(ZeroPad2d)
-    def _zero_pad2d(g, module, x):
-        left, right, top, bottom = module.padding
-        pads = np.array([0, 0, top, left, 0, 0, bottom, right], np.int64)  # ONNX: all starts, then all ends
-        n, c, h, w = x.shape
-        return g.op("Pad", [x, g.constant("pads", pads)], (n, c, h + top + bottom, w + left + right))
+import this module). A layer is a few lines: see `_relu6` (a Clip node) and `_zero_pad2d` (a Pad node with
+PyTorch's (left, right, top, bottom) reordered to ONNX's starts-then-ends).
 
 A block exports its children with ``g(module.conv1, x)`` and its own arithmetic with ``g.op``; see
 `_basic_block`. ``g.constant(key, array)`` adds an initializer (cast to the export dtype if it holds
@@ -91,6 +80,7 @@ from minicnn.functional._checks import float_dtype, input_shape as checked_input
 from minicnn.functional.conv import _geometry
 from minicnn.functional.pooling import pool_output_size
 from minicnn.models._base import FeaturesClassifier
+from minicnn.models.efficientnet import Conv2dSamePadding, EfficientNet, MBConvBlock
 from minicnn.models.googlenet import BasicConv2d, GoogLeNet, Inception
 from minicnn.models.lenet import EuclideanRBF, LeNet5, Negate, PartiallyConnectedConv2d, ScaledTanh, Subsampling2d
 from minicnn.models.resnet import BasicBlock, Bottleneck, _Classifier
@@ -465,6 +455,55 @@ def _resnet_classifier(g, m, x):
         x = g(getattr(m, name), x)
     return g(m.fc, _flatten_batch(g, x))
 
+
+
+# ------------------------------------------------------------------------------------ EfficientNet-Lite0
+def _relu6_of(g, x):
+    """``F.relu6(x)`` in a forward: Clip to [0, 6]."""
+    return g.op("Clip", [x, g.constant("relu6_min", np.float32(0)), g.constant("relu6_max", np.float32(6))],
+                x.shape)
+
+
+@register(_layers.ReLU6)
+def _relu6(g, m, x):
+    return _relu6_of(g, x)
+
+
+@register(_layers.ZeroPad2d)
+def _zero_pad2d(g, m, x):
+    _expect(g, x, 4, None, "(N, C, H, W)")
+    left, right, top, bottom = m.padding
+    n, c, h, w = x.shape
+    pads = np.array([0, 0, top, left, 0, 0, bottom, right], np.int64)  # ONNX: all starts, then all ends
+    return g.op("Pad", [x, g.constant("pads", pads)], (n, c, h + top + bottom, w + left + right))
+
+
+@register(Conv2dSamePadding)
+def _conv_same_padding(g, m, x):
+    """``conv2d(pad(x, SAME), W)``: one Conv whose pads are TensorFlow's (possibly asymmetric) "SAME" zeros."""
+    _expect(g, x, 4, m.in_channels, "(N, C, H, W)")
+    left, right, top, bottom = m.paddings(*x.shape[2:])
+    h, w = (x.shape[2] + top + bottom, x.shape[3] + left + right)
+    (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
+    out = ((h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1)
+    inputs = [x, g.param(m, "weight")] + ([g.param(m, "bias")] if m.bias is not None else [])
+    return g.op("Conv", inputs, (x.shape[0], m.out_channels) + out, kernel_shape=[kh, kw], strides=[sh, sw],
+                dilations=[dh, dw], group=m.groups, pads=[top, left, bottom, right])
+
+
+@register(MBConvBlock)
+def _mbconv_block(g, m, x):
+    h = _relu6_of(g, g(m._bn0, g(m._expand_conv, x))) if m.expand_ratio != 1 else x
+    a1 = g(m._bn1, g(m._depthwise_conv, h))
+    f = g(m._bn2, g(m._project_conv, _relu6_of(g, a1)))        # linear bottleneck: no activation
+    return _add(g, f, x) if m.residual else f                   # y = f + x
+
+
+@register(EfficientNet)
+def _efficientnet(g, m, x):
+    h = g(m._blocks, _relu6_of(g, g(m._bn0, g(m._conv_stem, x))))
+    h = g(m._avg_pooling, _relu6_of(g, g(m._bn1, g(m._conv_head, h))))
+    return g(m._fc, g(m._dropout, _flatten_batch(g, h)))
 
 # ------------------------------------------------------------------------------- the 1998 form of LeNet-5
 @register(PartiallyConnectedConv2d)

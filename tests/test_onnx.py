@@ -102,6 +102,9 @@ NETWORKS = {
     "resnet50": (lambda: models.resnet50(num_classes=10), (1, 3, 64, 64)),
     "resnet_cifar 20": (lambda: models.resnet_cifar(20), (2, 3, 32, 32)),
     "resnet_cifar 8 plain": (lambda: models.resnet_cifar(8, residual=False, in_channels=1), (2, 1, 28, 28)),
+    "efficientnet_lite0": (lambda: models.efficientnet_lite0(num_classes=10), (1, 3, 224, 224)),
+    # odd sizes: TensorFlow's SAME padding is asymmetric at every stride-2 layer
+    "efficientnet_lite0 odd size": (lambda: models.efficientnet_lite0(num_classes=10), (2, 3, 67, 93)),
 }
 
 
@@ -240,6 +243,7 @@ def layer_cases():
         "flatten a middle range": (nn.Flatten(1, 2), (2, 3, 4, 5)),
         "dropout alone": (nn.Dropout(0.5), (2, 3)),
         "empty sequential": (nn.Sequential(), (2, 3)),
+        "relu6 and asymmetric zero padding": (nn.Sequential(nn.ZeroPad2d((1, 2, 0, 3)), nn.ReLU6()), (1, 2, 4, 5)),
     }
 
 
