@@ -122,7 +122,17 @@ def sigmoid(x):
 
 
 def sigmoid_backward(grad_out, x):
-    r""":math:`\sigma'(x) = \sigma(x)(1 - \sigma(x)) \le 1/4`: each sigmoid layer shrinks the gradient at least 4x."""
+    r""":math:`\sigma'(x) = \sigma(x)(1 - \sigma(x)) \le 1/4`, with the maximum 1/4 at x = 0.
+
+    Backpropagation multiplies the error by this factor at every sigmoid layer, so the sigmoids alone
+    contribute at most :math:`(1/4)^n` over n layers. That does not by itself bound how much the gradient
+    shrinks per layer: the error is also multiplied by each layer's transposed weights, and weights whose
+    (spectral) norm exceeds 4 could make up for the factor. In practice such weights push x into the flat tails,
+    where :math:`\sigma'` is far below 1/4, which is why deep sigmoid stacks tend to lose their gradient.
+
+    >>> sigmoid_backward(np.ones(3), np.array([0.0, 2.0, -2.0])).round(4)
+    array([0.25 , 0.105, 0.105])
+    """
     grad_out, x = _grad_pair("sigmoid_backward", grad_out, x)
     s = sigmoid(x)
     return grad_out * s * (1 - s)
