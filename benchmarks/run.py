@@ -104,6 +104,45 @@ def bench_conv(rounds):
               f" (largest {max(ratios):.2f})")
 
 
+DEPTHWISE_LAYERS = {  # EfficientNet-Lite0's depthwise convolutions at batch 8: name: (N, C, H, W, F, stride)
+    "effnet_dw_96_k3_s2": (8, 96, 112, 112, 3, 2),
+    "effnet_dw_144_k5_s2": (8, 144, 56, 56, 5, 2),
+    "effnet_dw_480_k5_s1": (8, 480, 14, 14, 5, 1),
+    "effnet_dw_1152_k3_s1": (8, 1152, 7, 7, 3, 1),
+}
+
+
+def bench_depthwise(rounds):
+    print("\n# depthwise conv2d (groups = channels), float32, TensorFlow-SAME sizes: forward, backward")
+    ratios = []
+    for name, (n, c, h, w, f, s) in DEPTHWISE_LAYERS.items():
+        rng = np.random.default_rng(0)
+        p = (f - 1) // 2
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        weight = rng.standard_normal((c, 1, f, f)).astype(np.float32)
+        y = F.conv2d(x, weight, None, stride=s, padding=p, groups=c)
+        grad = rng.standard_normal(y.shape).astype(np.float32)
+        flops = 2.0 * y.size * f * f
+        fwd = lambda: F.conv2d(x, weight, None, stride=s, padding=p, groups=c)  # noqa: E731
+        bwd = lambda: F.conv2d_backward(grad, x, weight, stride=s, padding=p, groups=c)  # noqa: E731
+        if torch is None:
+            report(f"{name} forward", *best_of(rounds, fwd), flops=flops)
+            report(f"{name} backward", *best_of(rounds, bwd), flops=2 * flops)
+            continue
+        tx, tw = (torch.tensor(a, requires_grad=True) for a in (x, weight))
+        tgrad = torch.tensor(grad)
+        t_fwd = lambda: torch.nn.functional.conv2d(tx, tw, None, stride=s, padding=p, groups=c)  # noqa: E731
+        ty = t_fwd()
+        t_bwd = lambda: torch.autograd.grad(ty, (tx, tw), tgrad, retain_graph=True)  # noqa: E731
+        ours_f, theirs_f, ours_b, theirs_b = best_of(rounds, fwd, t_fwd, bwd, t_bwd)
+        report(f"{name} forward", ours_f, theirs_f, flops)
+        report(f"{name} backward", ours_b, theirs_b, 2 * flops)
+        ratios.append(report(f"{name} fwd+bwd", ours_f + ours_b, theirs_f + theirs_b, 3 * flops))
+    if ratios:
+        print(f"geometric mean of forward+backward ratios: {np.exp(np.mean(np.log(ratios))):.2f}"
+              f" (largest {max(ratios):.2f})")
+
+
 def bench_pool_bn(rounds):
     print("\n# pooling and batch norm, float32, x of shape (64, 64, 56, 56)")
     rng = np.random.default_rng(0)
@@ -247,7 +286,7 @@ def cpu_description():
     return f"{model}, {vector}"
 
 
-SECTIONS = {"conv": bench_conv, "pool": bench_pool_bn, "lenet": bench_lenet, "mnist1d": bench_mnist1d}
+SECTIONS = {"conv": bench_conv, "depthwise": bench_depthwise, "pool": bench_pool_bn, "lenet": bench_lenet, "mnist1d": bench_mnist1d}
 
 
 def main():

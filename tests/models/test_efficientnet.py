@@ -5,7 +5,6 @@ parameter gradient, running statistics, in train and eval mode), and the real Im
 import importlib.util
 import math
 import os
-import time
 
 import numpy as np
 import pytest
@@ -289,14 +288,10 @@ def test_imagenet_weights_give_the_stored_logits(name):
     np.testing.assert_allclose(logits[indices], values, atol=1e-3)
 
 
-def test_forward_224_in_float32_finishes():
+def test_forward_224_in_float32():
+    # speed is measured in benchmarks/run.py (section "depthwise"), not here
     mrandom.manual_seed(0)
     model = efficientnet_lite0().eval()
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-    model(x)  # compile and warm up
-    start = time.perf_counter()
     y = model(x)
-    elapsed = time.perf_counter() - start
-    print(f"EfficientNet-Lite0 forward, 1x3x224x224 float32: {elapsed * 1e3:.0f} ms")
     assert y.shape == (1, 1000) and y.dtype == np.float32 and np.isfinite(y).all()
-    assert elapsed < 30
