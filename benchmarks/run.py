@@ -73,6 +73,39 @@ def report(name, ours, theirs=None, flops=None):
     return None if theirs is None else ours / theirs
 
 
+def bench_conv_layer(rounds, name, x, weight, bias=None, stride=1, padding=0, groups=1):
+    """Time one convolution's forward and backward in minicnn and (when installed) PyTorch; returns the
+    forward+backward ratio, or None without PyTorch."""
+    rng = np.random.default_rng(0)
+    y = F.conv2d(x, weight, bias, stride=stride, padding=padding, groups=groups)
+    grad = rng.standard_normal(y.shape).astype(np.float32)
+    flops = 2.0 * y.size * weight[0].size            # one multiply-add per weight of a filter, per output value
+    fwd = lambda: F.conv2d(x, weight, bias, stride=stride, padding=padding, groups=groups)  # noqa: E731
+    bwd = lambda: F.conv2d_backward(grad, x, weight, stride=stride, padding=padding, groups=groups)  # noqa: E731
+    if torch is None:
+        report(f"{name} forward", *best_of(rounds, fwd), flops=flops)
+        report(f"{name} backward", *best_of(rounds, bwd), flops=2 * flops)
+        return None
+    leaves = [torch.tensor(a, requires_grad=True) for a in (x, weight) + (() if bias is None else (bias,))]
+    tb = leaves[2] if bias is not None else None
+    tgrad = torch.tensor(grad)
+    t_fwd = lambda: torch.nn.functional.conv2d(leaves[0], leaves[1], tb, stride=stride, padding=padding,  # noqa: E731
+                                               groups=groups)
+    ty = t_fwd()
+    t_bwd = lambda: torch.autograd.grad(ty, leaves, tgrad, retain_graph=True)  # noqa: E731
+    ours_f, theirs_f, ours_b, theirs_b = best_of(rounds, fwd, t_fwd, bwd, t_bwd)
+    report(f"{name} forward", ours_f, theirs_f, flops)
+    report(f"{name} backward", ours_b, theirs_b, 2 * flops)
+    return report(f"{name} forward+backward", ours_f + ours_b, theirs_f + theirs_b, 3 * flops)
+
+
+def print_geometric_mean(ratios):
+    ratios = [r for r in ratios if r is not None]
+    if ratios:
+        print(f"geometric mean of forward+backward ratios: {np.exp(np.mean(np.log(ratios))):.2f}"
+              f" (largest {max(ratios):.2f})")
+
+
 def bench_conv(rounds):
     print("\n# conv2d, float32: forward, backward (grad input + grad weight + grad bias)")
     ratios = []
@@ -81,27 +114,8 @@ def bench_conv(rounds):
         x = rng.standard_normal((n, c, h, w)).astype(np.float32)
         weight = rng.standard_normal((k, c, f, f)).astype(np.float32)
         bias = rng.standard_normal(k).astype(np.float32)
-        y = F.conv2d(x, weight, bias, stride=s, padding=p)
-        grad = rng.standard_normal(y.shape).astype(np.float32)
-        flops = 2.0 * y.size * c * f * f
-        fwd = lambda: F.conv2d(x, weight, bias, stride=s, padding=p)  # noqa: E731
-        bwd = lambda: F.conv2d_backward(grad, x, weight, stride=s, padding=p)  # noqa: E731
-        if torch is None:
-            report(f"{name} forward", *best_of(rounds, fwd), flops=flops)
-            report(f"{name} backward", *best_of(rounds, bwd), flops=2 * flops)
-            continue
-        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
-        tgrad = torch.tensor(grad)
-        t_fwd = lambda: torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p)  # noqa: E731
-        ty = t_fwd()
-        t_bwd = lambda: torch.autograd.grad(ty, (tx, tw, tb), tgrad, retain_graph=True)  # noqa: E731
-        ours_f, theirs_f, ours_b, theirs_b = best_of(rounds, fwd, t_fwd, bwd, t_bwd)
-        report(f"{name} forward", ours_f, theirs_f, flops)
-        report(f"{name} backward", ours_b, theirs_b, 2 * flops)
-        ratios.append(report(f"{name} forward+backward", ours_f + ours_b, theirs_f + theirs_b, 3 * flops))
-    if ratios:
-        print(f"geometric mean of forward+backward ratios: {np.exp(np.mean(np.log(ratios))):.2f}"
-              f" (largest {max(ratios):.2f})")
+        ratios.append(bench_conv_layer(rounds, name, x, weight, bias, stride=s, padding=p))
+    print_geometric_mean(ratios)
 
 
 DEPTHWISE_LAYERS = {  # EfficientNet-Lite0's depthwise convolutions at batch 8: name: (N, C, H, W, F, stride)
@@ -113,34 +127,14 @@ DEPTHWISE_LAYERS = {  # EfficientNet-Lite0's depthwise convolutions at batch 8: 
 
 
 def bench_depthwise(rounds):
-    print("\n# depthwise conv2d (groups = channels), float32, TensorFlow-SAME sizes: forward, backward")
+    print("\n# depthwise conv2d (groups = channels, no bias), float32: forward, backward")
     ratios = []
     for name, (n, c, h, w, f, s) in DEPTHWISE_LAYERS.items():
         rng = np.random.default_rng(0)
-        p = (f - 1) // 2
         x = rng.standard_normal((n, c, h, w)).astype(np.float32)
         weight = rng.standard_normal((c, 1, f, f)).astype(np.float32)
-        y = F.conv2d(x, weight, None, stride=s, padding=p, groups=c)
-        grad = rng.standard_normal(y.shape).astype(np.float32)
-        flops = 2.0 * y.size * f * f
-        fwd = lambda: F.conv2d(x, weight, None, stride=s, padding=p, groups=c)  # noqa: E731
-        bwd = lambda: F.conv2d_backward(grad, x, weight, stride=s, padding=p, groups=c)  # noqa: E731
-        if torch is None:
-            report(f"{name} forward", *best_of(rounds, fwd), flops=flops)
-            report(f"{name} backward", *best_of(rounds, bwd), flops=2 * flops)
-            continue
-        tx, tw = (torch.tensor(a, requires_grad=True) for a in (x, weight))
-        tgrad = torch.tensor(grad)
-        t_fwd = lambda: torch.nn.functional.conv2d(tx, tw, None, stride=s, padding=p, groups=c)  # noqa: E731
-        ty = t_fwd()
-        t_bwd = lambda: torch.autograd.grad(ty, (tx, tw), tgrad, retain_graph=True)  # noqa: E731
-        ours_f, theirs_f, ours_b, theirs_b = best_of(rounds, fwd, t_fwd, bwd, t_bwd)
-        report(f"{name} forward", ours_f, theirs_f, flops)
-        report(f"{name} backward", ours_b, theirs_b, 2 * flops)
-        ratios.append(report(f"{name} fwd+bwd", ours_f + ours_b, theirs_f + theirs_b, 3 * flops))
-    if ratios:
-        print(f"geometric mean of forward+backward ratios: {np.exp(np.mean(np.log(ratios))):.2f}"
-              f" (largest {max(ratios):.2f})")
+        ratios.append(bench_conv_layer(rounds, name, x, weight, stride=s, padding=(f - 1) // 2, groups=c))
+    print_geometric_mean(ratios)
 
 
 def bench_pool_bn(rounds):
