@@ -7,12 +7,14 @@
     plotting.plot_history(history)
     test_loss, test_acc = evaluate(model, nn.CrossEntropyLoss(), x_test, y_test)   # once, at the end
 
-Progress bars come from tqdm.auto: widgets in JupyterLab, text in a terminal.
+The progress bar is tqdm's text bar, one line rewritten in place: on stdout in a notebook, where the saved file
+keeps its final state (100%, the last loss) for any static view, and on stderr in a terminal.
 """
 import collections.abc
 import os
 import pathlib
 import struct
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -20,7 +22,7 @@ import zlib
 import numpy as np
 
 from minicnn.data.loader import _check_pair, batches
-from minicnn.functional._checks import check_int
+from minicnn.functional._checks import check_bool, check_int
 from minicnn.nn.module import Module
 from minicnn.optim import Optimizer, ReduceLROnPlateau
 
@@ -115,8 +117,24 @@ def _check_validation(validation):
     return _check_data("fit", validation[0], validation[1], "validation set", "validation x", "validation y")
 
 
+def _in_notebook():
+    """True inside a Jupyter kernel (not in a terminal IPython, nor in a process that merely imported ipykernel)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _progress_bar(total, name, enabled):
+    """A text bar (not a widget: a saved widget shows its first state, 0%, in every static view of a notebook)."""
+    from tqdm import tqdm
+
+    in_notebook = _in_notebook()
+    return tqdm(total=total, desc=name, disable=not enabled, leave=True, ncols=100 if in_notebook else None,
+                file=sys.stdout if in_notebook else sys.stderr, mininterval=0.25)
+
+
 def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=None, scheduler=None, seed=0,
-        progress=True):
+        progress=True, name="training"):
     """Train `model` with mini-batch gradient descent and return the per-epoch history.
 
     Hold out a validation split of the *training* data for `validation` (model selection and
@@ -141,7 +159,9 @@ def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=Non
     seed : int
         Seeds the shuffling, so a run is repeatable.
     progress : bool
-        Show a tqdm progress bar.
+        Show a text progress bar (tqdm) with the last epoch's loss and accuracy.
+    name : str
+        The bar's label, e.g. the run's name when a cell trains several models.
 
     Returns
     -------
@@ -162,8 +182,6 @@ def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=Non
                       x_train, y_train, epochs=10, batch_size=100, validation=(x_val, y_val))
         test_loss, test_acc = evaluate(model, nn.CrossEntropyLoss(), x_test, y_test)
     """
-    from tqdm.auto import tqdm
-
     _check_model("fit", model)
     _check_loss_fn("fit", loss_fn)
     if not isinstance(optimizer, Optimizer):
@@ -185,12 +203,15 @@ def fit(model, loss_fn, optimizer, x, y, epochs=1, batch_size=64, validation=Non
         if getattr(scheduler, "optimizer", optimizer) is not optimizer:
             raise ValueError("fit: the scheduler adjusts a different optimizer than the one given to fit, so the "
                              "learning rate would never change; build it on the same optimizer")
+    progress = check_bool("fit", "progress", progress)
+    if not isinstance(name, str):
+        raise TypeError(f"fit: name must be a str (the progress bar's label), got {type(name).__name__}")
     rng = np.random.default_rng(seed)
     history = {"loss": [], "acc": [], "lr": []}
     if validation is not None:
         history.update(val_loss=[], val_acc=[])
     steps_per_epoch = -(-len(x) // batch_size)
-    bar = tqdm(total=epochs * steps_per_epoch, desc="training", disable=not progress, leave=True)
+    bar = _progress_bar(epochs * steps_per_epoch, name, progress)
     step = 0
     try:
         for epoch in range(epochs):

@@ -26,6 +26,7 @@ def test_notebook_is_a_fresh_run(path):
         expects_error = "raises-exception" in cell.get("metadata", {}).get("tags", [])
         for out in cell.get("outputs", []):
             assert out["output_type"] != "error" or expects_error, f"cell {index} stores an error: {out.get('ename')}"
+            assert "\r" not in out.get("text", ""), f"cell {index} stores a carriage return: regenerate the notebook"
             match = MACHINE_PATH.search(json.dumps(out))
             assert not match, f"cell {index} output shows a path of this machine: {match.group(0)}"
     assert counts == list(range(1, len(counts) + 1)), f"execution counts {counts} are not 1..{len(counts)}"

@@ -235,3 +235,42 @@ def test_state_dict_moves_into_pytorch_and_back():
     theirs.eval()
     x = np.random.default_rng(1).standard_normal((3, 3, 6, 6)).astype(np.float32)
     np.testing.assert_allclose(ours(x), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _final_line(text):
+    """What a terminal or JupyterLab shows of a stream with carriage returns: each line's last rewrite."""
+    lines = [next((part for part in reversed(line.split("\r")) if part), "") for line in text.split("\n")]
+    return [line for line in lines if line.strip()][-1]
+
+
+def test_progress_bar_is_text_with_the_run_name_and_ends_at_100_percent(capsys):
+    x, y = blobs(60)
+    model = small_net()
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), x, y, epochs=2, batch_size=20,
+        validation=blobs(30, 1), name="momentum run")
+    err = capsys.readouterr().err            # a terminal: stderr
+    final = _final_line(err)
+    assert final.startswith("momentum run: 100%") and "6/6" in final and "val_acc=" in final, final
+
+
+def test_progress_bar_goes_to_stdout_in_a_notebook_kernel(capsys, monkeypatch):
+    import minicnn.train
+
+    monkeypatch.setattr(minicnn.train, "_in_notebook", lambda: True)
+    x, y = blobs(40)
+    model = small_net()
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), x, y, epochs=1, batch_size=20)
+    out, err = capsys.readouterr()
+    assert _final_line(out).startswith("training: 100%") and err == ""
+    assert len(_final_line(out)) <= 100          # fits a notebook's width
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"name": 3}, TypeError, "fit: name must be a str"),
+    ({"progress": "yes"}, TypeError, "fit: progress must be"),
+])
+def test_progress_settings_are_checked(kwargs, error, message):
+    x, y = blobs(20)
+    model = small_net()
+    with pytest.raises(error, match=message):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), x, y, **kwargs)

@@ -5,7 +5,9 @@
 
 Each notebook runs in its own folder with the current Python (the kernel nbval
 uses with --nbval-current-env). Timing metadata and widget state are not stored,
-so the committed file is what a fresh run produces. A cell that raises without
+and a stream's carriage returns are applied as JupyterLab applies them (a text
+progress bar keeps its final line), so the committed file is what a fresh run
+produces and what JupyterLab would save. A cell that raises without
 the `raises-exception` tag stops the run with the error.
 """
 import argparse
@@ -19,6 +21,12 @@ from nbclient import NotebookClient
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
+def apply_carriage_returns(text):
+    """Keep what a terminal shows: in each line, the text after its last carriage return."""
+    return "\n".join(next((part for part in reversed(line.split("\r")) if part), "")
+                     for line in text.split("\n"))
+
+
 def regenerate(path, timeout=600):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -29,6 +37,10 @@ def regenerate(path, timeout=600):
         record_timing=False,
     )
     client.execute()  # jupyter_client starts the python3 kernel with this interpreter (sys.executable)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and "\r" in output.get("text", ""):
+                output["text"] = apply_carriage_returns(output["text"])
     nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nbformat.write(nb, path)

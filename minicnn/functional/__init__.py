@@ -34,7 +34,7 @@ from minicnn.functional.conv import (
     convolve,
     correlate,
 )
-from minicnn.functional.dropout import dropout, dropout_backward
+from minicnn.functional.dropout import dropout, dropout2d, dropout2d_backward, dropout_backward
 from minicnn.functional.linear import linear, linear_backward
 from minicnn.functional.loss import (
     cross_entropy,
@@ -69,7 +69,8 @@ __all__ = [
     'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'add', 'add_backward', 'avg_pool2d',
     'avg_pool2d_backward', 'batch_norm', 'batch_norm_backward', 'cat', 'cat_backward', 'conv1d', 'conv1d_backward',
     'conv2d', 'conv2d_backward', 'conv_output_size', 'convolve', 'correlate', 'cross_entropy',
-    'cross_entropy_backward', 'dropout', 'dropout_backward', 'global_avg_pool2d', 'global_avg_pool2d_backward',
+    'cross_entropy_backward', 'dropout', 'dropout_backward', 'dropout2d', 'dropout2d_backward', 'global_avg_pool2d',
+    'global_avg_pool2d_backward',
     'leaky_relu', 'leaky_relu_backward', 'linear', 'linear_backward', 'local_response_norm',
     'local_response_norm_backward', 'log_softmax', 'lp_pool2d', 'lp_pool2d_backward', 'max_pool2d',
     'max_pool2d_backward', 'mse_loss', 'mse_loss_backward', 'pool_output_size', 'relu', 'relu_backward', 'sigmoid',

@@ -7,6 +7,7 @@ from minicnn.nn.layers import (
     Conv1d,
     Conv2d,
     Dropout,
+    Dropout2d,
     Flatten,
     LeakyReLU,
     Linear,
@@ -23,5 +24,5 @@ from minicnn.nn.loss import CrossEntropyLoss, MSELoss
 from minicnn.nn.module import Module, Parameter, Sequential
 
 __all__ = ["Module", "Parameter", "Sequential", "Conv1d", "Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "LPPool2d",
-           "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
+           "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
            "Flatten", "LocalResponseNorm", "CrossEntropyLoss", "MSELoss", "ReLU6", "ZeroPad2d"]

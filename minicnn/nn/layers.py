@@ -17,8 +17,8 @@ from minicnn.functional.conv import Convolution
 from minicnn.nn.module import Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
-           "BatchNorm2d", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Flatten", "LocalResponseNorm", "ReLU6",
-           "ZeroPad2d"]
+           "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Flatten", "LocalResponseNorm",
+           "ReLU6", "ZeroPad2d"]
 
 
 def _default_init(weight, bias, fan_in):
@@ -344,8 +344,8 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        self.p = check_real("Dropout", "p", p, low=0, high=1, high_open=True)
-        self.rng = check_rng("Dropout", "rng", rng)
+        self.p = check_real(type(self).__name__, "p", p, low=0, high=1, high_open=True)
+        self.rng = check_rng(type(self).__name__, "rng", rng)
 
     def forward(self, x):
         y, mask = F.dropout(x, self.p, self.training, self.rng)
@@ -360,6 +360,28 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p:g}"
+
+
+class Dropout2d(Dropout):
+    """Spatial dropout: in training drop whole feature maps (one coin per example and channel) with probability p
+    and scale the kept maps by 1/(1-p); identity in eval. Input (N, C, H, W).
+
+    ``rng``: a numpy Generator for the masks, or None for minicnn's global generator.
+
+    >>> Dropout2d(0.2)
+    Dropout2d(p=0.2)
+    """
+
+    def forward(self, x):
+        y, mask = F.dropout2d(x, self.p, self.training, self.rng)
+        self._save(mask=mask, shape=np.shape(x))
+        return y
+
+    def backward(self, grad_out, input_grad=True):
+        mask, shape = self._saved("mask", "shape")
+        if np.shape(grad_out) != shape:
+            raise ValueError(f"Dropout2d.backward: grad_out {np.shape(grad_out)} must have the input's shape {shape}")
+        return F.dropout2d_backward(grad_out, mask)
 
 
 # ------------------------------------------------------------------------------------------------ activations

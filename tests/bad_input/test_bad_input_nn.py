@@ -60,6 +60,8 @@ ROWS = [
     ("Dropout p 1", lambda: nn.Dropout(p=1.0), ValueError, r"Dropout: p must be in \[0, 1\)"),
     ("Dropout p nan", lambda: nn.Dropout(p=float("nan")), ValueError, "p must be a finite number"),
     ("Dropout rng 0", lambda: nn.Dropout(rng=0), TypeError, "Dropout: rng must be a numpy.random.Generator"),
+    ("Dropout2d p 1", lambda: nn.Dropout2d(p=1.0), ValueError, r"Dropout2d: p must be in \[0, 1\)"),
+    ("Dropout2d rng 0", lambda: nn.Dropout2d(rng=0), TypeError, "Dropout2d: rng must be a numpy.random.Generator"),
     ("ZeroPad2d 2 numbers", lambda: nn.ZeroPad2d((1, 2)), TypeError, r"ZeroPad2d: padding \(left, right, top, bottom\) must be an int or a tuple of 4 ints"),
     ("ZeroPad2d negative", lambda: nn.ZeroPad2d(-1), ValueError, "ZeroPad2d: padding .* must be >= 0"),
     ("ZeroPad2d backward shape", lambda: _zeropad_backward_bad_shape(), ValueError, r"grad_out \(2, 3, 9, 9\) must have the padded output's shape \(2, 3, 10, 10\)"),

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from minicnn import functional as F
 from minicnn import gradcheck, nn
 from minicnn import random as mrandom
 
@@ -208,3 +209,42 @@ def test_sequential_backward_can_skip_the_input_gradient():
     net = nn.Sequential(nn.ReLU(), nn.Linear(3, 2))  # a first module that cannot skip still returns dL/dx
     net(np.ones((1, 3), np.float32))
     assert net.backward(np.ones((1, 2), np.float32), input_grad=False).shape == (1, 3)
+
+
+def test_dropout2d_drops_whole_feature_maps_and_reuses_its_mask():
+    layer = nn.Dropout2d(0.5, rng=np.random.default_rng(0))
+    x = np.ones((20, 30, 4, 5))
+    y = layer(x)
+    per_map = y[:, :, :1, :1]
+    np.testing.assert_array_equal(y, np.broadcast_to(per_map, y.shape))   # one coin per (example, channel)
+    kept = per_map != 0
+    assert 0.4 < kept.mean() < 0.6
+    np.testing.assert_array_equal(per_map[kept], 2.0)
+    grad = layer.backward(np.full_like(x, 3.0))
+    np.testing.assert_array_equal(grad, 3.0 * y)
+    layer.eval()
+    np.testing.assert_array_equal(layer(x), x)
+    gradcheck.check_module(nn.Dropout2d(0.3).train(), np.random.default_rng(1).standard_normal((3, 4, 2, 2)))
+
+
+def test_dropout2d_matches_pytorch_given_the_same_channel_mask(torch):
+    x = np.random.default_rng(2).standard_normal((3, 5, 4, 4)).astype(np.float32)
+    y, mask = F.dropout2d(x, 0.25, rng=np.random.default_rng(3))
+    torch.manual_seed(0)
+    keep = torch.from_numpy((mask != 0).astype(np.float32))
+    expected = torch.from_numpy(x) * keep / 0.75     # what torch's Dropout2d computes for this channel mask
+    np.testing.assert_allclose(y, expected.numpy(), rtol=1e-6)
+    assert torch.nn.Dropout2d(0.25)(torch.ones(2, 3, 4, 4)).shape == (2, 3, 4, 4)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 4), (1, 2, 3, 4, 5)])
+def test_dropout2d_names_the_layout_it_needs(shape):
+    with pytest.raises(ValueError, match=r"dropout2d: x must have 4 dimensions \(N, C, H, W\)"):
+        nn.Dropout2d(0.5)(np.ones(shape))
+
+
+def test_dropout2d_backward_rejects_a_mask_of_another_shape():
+    with pytest.raises(ValueError, match=r"mask \(N, C, 1, 1\)"):
+        F.dropout2d_backward(np.ones((2, 3, 4, 4)), np.ones((2, 3, 4, 4)))
+    with pytest.raises(ValueError, match="p must be"):
+        nn.Dropout2d(1.0)
