@@ -24,6 +24,9 @@ from minicnn.plotting import plot_receptive_window
 
 __all__ = ["describe_output_size", "conv_explorer"]
 
+DESCRIPTION_WIDTH = "7em"   # the label box left of each slider; fits the longest label, "output row"
+CONTROL_WIDTH = "25em"      # one slider (label, track and value) or the check box with its text
+
 
 def describe_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, exact=False):
     """Explain in one line the output size of a convolution along one dimension.
@@ -115,6 +118,13 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
     >>> [child.description for child in explorer.children[0].children[0].children]
     ['kernel F', 'stride S', 'padding P', 'dilation D']
 
+    Every label has the same box, wide enough for the longest one (in JupyterLab a description that
+    does not fit is cut off):
+
+    >>> sliders = [*explorer.children[0].children[0].children, *explorer.children[0].children[1].children[:2]]
+    >>> sorted({slider.style.description_width for slider in sliders})
+    ['7em']
+
     A change that shrinks the output clamps the cell sliders and draws once:
 
     >>> kernel, stride, padding, dilation = explorer.children[0].children[0].children
@@ -127,8 +137,11 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
     (0, 1)
     >>> plt.close("all")
     """
-    style = {"description_width": "70px"}
-    layout = widgets.Layout(width="300px")
+    # JupyterLab draws a description at 13px and cuts it off ("outp...") when it is wider than its
+    # box: "output row" needs about 70px in DejaVu Sans, so a 70px box is too narrow. Widths in em
+    # grow with the font size (and zoom), and 7em leaves room for wide fonts such as Verdana.
+    style = {"description_width": DESCRIPTION_WIDTH}
+    layout = widgets.Layout(width=CONTROL_WIDTH)
 
     def slider(value, low, high, description):
         return widgets.IntSlider(value=value, min=low, max=high, description=description,
@@ -141,7 +154,7 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
     row = slider(0, 0, input_size - 1, "output row")
     col = slider(0, 0, input_size - 1, "output col")
     exact = widgets.Checkbox(value=False, description="refuse sizes that do not fit (exact=True)",
-                             indent=False, layout=widgets.Layout(width="300px"))
+                             indent=False, layout=widgets.Layout(width=CONTROL_WIDTH))
 
     def out_size():
         """The rounded-down output size for the current sliders, or 0 if the kernel does not fit."""
