@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 MACHINE_PATH = re.compile(r"(/root/|/tmp/|/home/[^/\s\"]+/|/Users/|site-packages)")
 
 
@@ -24,6 +24,9 @@ def test_notebook_is_a_fresh_run(path):
             continue
         counts.append(cell["execution_count"])
         expects_error = "raises-exception" in cell.get("metadata", {}).get("tags", [])
+        kinds = [out.get("name", out["output_type"]) for out in cell.get("outputs", [])]
+        assert all(a != b for a, b in zip(kinds, kinds[1:]) if a in ("stdout", "stderr")), \
+            f"cell {index} stores a stream in pieces: regenerate the notebook"
         for out in cell.get("outputs", []):
             assert out["output_type"] != "error" or expects_error, f"cell {index} stores an error: {out.get('ename')}"
             assert "\r" not in out.get("text", ""), f"cell {index} stores a carriage return: regenerate the notebook"
@@ -40,3 +43,12 @@ def test_notebook_ends_with_key_terms_in_both_languages(path):
     assert re.search(r"[\u4e00-\u9fff]", markdown), "key terms need their Traditional Chinese names"
     assert "import minicnn" in "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code") or \
         "from minicnn" in "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_a_laptop_screen(path):
+    """Lines over 110 characters need horizontal scrolling in JupyterLab in a 1280-pixel window."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    long_lines = [(index, line[:60]) for index, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
+                  for line in "".join(cell["source"]).splitlines() if len(line) > 110]
+    assert not long_lines, f"{len(long_lines)} code lines over 110 characters (cell, start): {long_lines[:5]}"
