@@ -39,13 +39,18 @@ def dropout(x, p=0.5, training=True, rng=None):
     ([0.0, 2.0], True)
     """
     x = as_float_array("dropout", "x", x)
-    p = check_real("dropout", "p", p, low=0, high=1, high_open=True)
-    training = check_bool("dropout", "training", training)
-    rng = check_rng("dropout", "rng", rng)
+    return _drop("dropout", x, p, training, rng, x.shape)
+
+
+def _drop(op, x, p, training, rng, mask_shape):
+    """Inverted dropout with one coin per entry of `mask_shape` (broadcast against x): the mask and x * mask."""
+    p = check_real(op, "p", p, low=0, high=1, high_open=True)
+    training = check_bool(op, "training", training)
+    rng = check_rng(op, "rng", rng)
     if not training or p == 0:
         return x, None
     rng = _random.default_rng() if rng is None else rng
-    mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+    mask = (rng.random(mask_shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
     return x * mask, mask
 
 
@@ -88,14 +93,7 @@ def dropout2d(x, p=0.5, training=True, rng=None):
     if x.ndim != 4:
         raise ValueError(f"dropout2d: x must have 4 dimensions (N, C, H, W), got shape {x.shape}; "
                          f"for (N, features) use dropout")
-    p = check_real("dropout2d", "p", p, low=0, high=1, high_open=True)
-    training = check_bool("dropout2d", "training", training)
-    rng = check_rng("dropout2d", "rng", rng)
-    if not training or p == 0:
-        return x, None
-    rng = _random.default_rng() if rng is None else rng
-    mask = (rng.random(x.shape[:2] + (1, 1)) >= p).astype(x.dtype) / x.dtype.type(1 - p)
-    return x * mask, mask
+    return _drop("dropout2d", x, p, training, rng, x.shape[:2] + (1, 1))
 
 
 def dropout2d_backward(grad_out, mask):

@@ -342,21 +342,24 @@ class Dropout(Module):
     Dropout(p=0.5)
     """
 
+    _dropout, _dropout_backward = staticmethod(F.dropout), staticmethod(F.dropout_backward)  # Dropout2d: its pair
+
     def __init__(self, p=0.5, rng=None):
         super().__init__()
         self.p = check_real(type(self).__name__, "p", p, low=0, high=1, high_open=True)
         self.rng = check_rng(type(self).__name__, "rng", rng)
 
     def forward(self, x):
-        y, mask = F.dropout(x, self.p, self.training, self.rng)
+        y, mask = self._dropout(x, self.p, self.training, self.rng)
         self._save(mask=mask, shape=np.shape(x))
         return y
 
     def backward(self, grad_out, input_grad=True):
         mask, shape = self._saved("mask", "shape")
         if np.shape(grad_out) != shape:
-            raise ValueError(f"Dropout.backward: grad_out {np.shape(grad_out)} must have the input's shape {shape}")
-        return F.dropout_backward(grad_out, mask)
+            raise ValueError(f"{type(self).__name__}.backward: grad_out {np.shape(grad_out)} must have the "
+                             f"input's shape {shape}")
+        return self._dropout_backward(grad_out, mask)
 
     def extra_repr(self):
         return f"p={self.p:g}"
@@ -372,16 +375,7 @@ class Dropout2d(Dropout):
     Dropout2d(p=0.2)
     """
 
-    def forward(self, x):
-        y, mask = F.dropout2d(x, self.p, self.training, self.rng)
-        self._save(mask=mask, shape=np.shape(x))
-        return y
-
-    def backward(self, grad_out, input_grad=True):
-        mask, shape = self._saved("mask", "shape")
-        if np.shape(grad_out) != shape:
-            raise ValueError(f"Dropout2d.backward: grad_out {np.shape(grad_out)} must have the input's shape {shape}")
-        return F.dropout2d_backward(grad_out, mask)
+    _dropout, _dropout_backward = staticmethod(F.dropout2d), staticmethod(F.dropout2d_backward)
 
 
 # ------------------------------------------------------------------------------------------------ activations
