@@ -22,6 +22,7 @@ import numpy as np
 from minicnn.functional._checks import as_float_array, check_bool, check_int, expect_ndim, int_tuple, same_dtype
 from minicnn.functional._matmul import matmul_nt
 from minicnn.functional._threads import threads_for
+from minicnn.kernels import blas as _blas
 from minicnn.kernels import conv as _kernels
 from minicnn.kernels import gemm as _gemm
 
@@ -280,8 +281,8 @@ class Convolution:
                 _kernels.depthwise_backward_weight(grad.reshape((n_batch, n_out) + geo.out_size), _pad(x4, geo),
                                                    grad_w, *geo.stride, *geo.dilation)
             else:
-                grad_w = _kernels.conv2d_backward_weight(grad, _pad(x4, geo), w4.shape[2:], geo.out_size,
-                                                         geo.stride, geo.dilation, self.groups)
+                grad_w = _kernels.conv2d_backward_weight(_blas.gemm_for(x4.dtype), grad, _pad(x4, geo), w4.shape[2:],
+                                                         geo.out_size, geo.stride, geo.dilation, self.groups)
         grad_w = grad_w.reshape(w4.shape)
         if self.spatial == 1:
             grad_w = grad_w[:, :, 0, :]
@@ -403,7 +404,7 @@ def _forward_windows_copied(x4, w4, bias, geo, groups):
     n_out, _, k_h, k_w = w4.shape
     out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
     xh = _channels_last(x4, geo.pad_before, geo.pad_after)
-    _kernels.conv2d_forward(xh, x4.shape[1], _filters_as_tap_rows(w4), bias, out, k_h, k_w, *geo.out_size,
+    _kernels.conv2d_forward(_blas.gemm_for(x4.dtype), xh, x4.shape[1], _filters_as_tap_rows(w4), bias, out, k_h, k_w, *geo.out_size,
                             *geo.stride, *geo.dilation, groups)
     return out
 
@@ -442,7 +443,7 @@ def _grad_input_folding(grad, w4, x_shape, geo, groups):
     n_batch, n_channels, height, width = x_shape
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after
     grad_xh = np.zeros((n_batch, height + top + bottom, (width + left + right) * n_channels), dtype=grad.dtype)
-    _kernels.conv2d_backward_input(grad, _filters_as_tap_columns(w4, groups), n_channels, grad_xh, k_h, k_w,
+    _kernels.conv2d_backward_input(_blas.gemm_for(grad.dtype), grad, _filters_as_tap_columns(w4, groups), n_channels, grad_xh, k_h, k_w,
                                    *geo.out_size, *geo.stride, *geo.dilation, groups)
     grad_xh = grad_xh.reshape(n_batch, height + top + bottom, width + left + right, n_channels)
     return grad_xh[:, top:top + height, left:left + width].transpose(0, 3, 1, 2)

@@ -5,8 +5,8 @@ Not public API: `minicnn.functional.conv` validates, pads and reshapes, then cal
 The kernels are im2col followed by a matrix product, done one sample and one
 *slab* of output positions at a time, so the unfolded windows stay in cache and
 no full-batch column matrix is ever built. The products go through
-`minicnn.kernels.gemm.dot_rows`, which needs both factors laid out along the
-summed axis:
+`minicnn.kernels.gemm.gemm_nt` (numpy's BLAS on one thread, or minicnn's own
+`dot_rows` on the plain route), with both factors laid out along the summed axis:
 
     forward       out[k, p]  = b[k] + sum_q w[k, q] * win[p, q]     win: one window per row
     grad input    dwin[p, q] = sum_k delta[p, k] * wT[q, k]         then folded back (col2im)
@@ -39,7 +39,7 @@ where a prime marks a length padded with zeros by `gemm.aligned_rows` (a multipl
 import numpy as np
 from numba import njit, prange
 
-from minicnn.kernels.gemm import _REASSOC, _dot, aligned_rows, dot_rows, padded_length
+from minicnn.kernels.gemm import _REASSOC, _dot, aligned_rows, gemm_nt, padded_length
 
 _SLAB_FLOATS = 1 << 15  # unfolded windows per slab: about this many numbers (128 KB in float32)
 _WEIGHT_SLAB = 512  # output positions per slab for the weight gradient, whose sums run along p
@@ -248,7 +248,7 @@ def _dot_window(w_row, xh, n, p, k_h, run, out_w, sh, step, dh):
 
 
 @njit(parallel=True, cache=True)
-def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+def conv2d_forward(blas, xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
     """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job, windows copied out.
 
     xh is channels-last; w is (K, Q) padded with zeros to `aligned_rows`' row length, in tap order (i, j, c).
@@ -267,7 +267,7 @@ def conv2d_forward(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, d
         for p0 in range(0, p_len, slab):
             p1 = min(p_len, p0 + slab)
             _unfold_windows(xh, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len)
-            dot_rows(w_g, win[:p1 - p0], out_g, p0)
+            gemm_nt(blas, w_g, win[:p1 - p0], out_g, p0, q_len)
 
 
 @njit(parallel=True, cache=True)
@@ -321,7 +321,7 @@ def conv2d_forward_direct(xp, w, bias, out, out_h, out_w, dh, dw, groups):
 
 
 @njit(parallel=True, cache=True)
-def conv2d_backward_input(grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+def conv2d_backward_input(blas, grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
     """dwin[p, q] = sum_k grad[k, p] * w[k, q], folded back (col2im, a scatter-add) into the channels-last grad_xh.
 
     Folding the windows back is the "wide convolution of delta with the flipped
@@ -344,23 +344,23 @@ def conv2d_backward_input(grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w, sh, s
                 for kk in range(k_per_group):
                     delta[p, kk] = grad_g[kk, p0 + p]
             dwin[:] = 0.0
-            dot_rows(delta[:p1 - p0], wt[g], dwin, 0)
+            gemm_nt(blas, delta[:p1 - p0], wt[g], dwin, 0, k_per_group)
             _fold_windows(dwin, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, grad_xh, q_len)
 
 
-def conv2d_backward_weight(grad, xp, kernel_size, out_size, stride, dilation, groups):
+def conv2d_backward_weight(blas, grad, xp, kernel_size, out_size, stride, dilation, groups):
     """dL/dW as (K, Cg*kH*kW) in PyTorch's order: the chunks' partial sums (`_backward_weight_chunks`) added
     in chunk order, in float64, so the result does not depend on the number of threads."""
     n_out = grad.shape[1]
     k_per_group, q_len = n_out // groups, xp.shape[1] // groups * kernel_size[0] * kernel_size[1]
     partial = np.empty((chunk_layout(xp.shape[0])[1], groups, q_len, k_per_group), dtype=xp.dtype)
-    _backward_weight_chunks(grad, xp, partial, *kernel_size, *out_size, *stride, *dilation, groups)
+    _backward_weight_chunks(blas, grad, xp, partial, *kernel_size, *out_size, *stride, *dilation, groups)
     total = partial.sum(axis=0, dtype=np.float64)  # (groups, Q, Kg)
     return total.transpose(0, 2, 1).reshape(n_out, q_len).astype(xp.dtype)
 
 
 @njit(parallel=True, cache=True)
-def _backward_weight_chunks(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+def _backward_weight_chunks(blas, grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
     """partial[chunk, g, q, k] = sum over the chunk's samples and positions p of col[q, p] * grad[g*Kg + k, p].
 
     The sums run along p, so slabs are long (whole output rows, about _WEIGHT_SLAB positions). The caller
@@ -411,7 +411,7 @@ def _backward_weight_chunks(grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, d
                     delta[kk, m:] = 0.0
                 for q in range(q_len):
                     col[q, m:] = 0.0
-                dot_rows(col, delta, acc, 0)
+                gemm_nt(blas, col, delta, acc, 0, m)
 
 
 # ------------------------------------------------------------------------------------------------ depthwise

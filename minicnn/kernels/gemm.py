@@ -1,5 +1,8 @@
 """A matrix product written for numba: ``c[i, c0 + j] += sum_l a[i, l] * b[j, l]``.
 
+`gemm_nt` is what the kernels call: numpy's BLAS where it was found (`minicnn.kernels.blas`), else
+`dot_rows` below, the plain route, which runs on any CPU and is tested against numpy and the BLAS.
+
 Both factors are read along their rows (the "NT" form, ``c += a @ b.T``), so every
 element of ``c`` is a dot product of two contiguous rows. The work is cut into
 blocks of 6 rows of ``a`` by 4 rows of ``b``: the 24 running sums stay in vector
@@ -115,16 +118,35 @@ def dot_rows(a, b, c, c0):
             c[i, c0 + j] += _dot(a_i, b[j])
 
 
+@njit(cache=True)
+def gemm_nt(blas, a, b, c, c0, length):
+    """c[i, c0 + j] += sum_{l < length} a[i, l] * b[j, l]: `dot_rows`, or BLAS when `blas` is not None.
+
+    `blas` is a ``cblas_?gemm`` of a's dtype from `minicnn.kernels.blas.gemm_for`, passed as an argument so
+    numba can cache its callers. Given None, numba compiles only the `dot_rows` branch (it prunes the other
+    at compile time), and the other way round: neither route pays for compiling the other.
+    a, b and c have rows of unit stride; the zeros past `length` (`aligned_rows`' padding) are skipped by BLAS.
+    """
+    if blas is None:
+        dot_rows(a, b, c, c0)
+    else:
+        m, n, size = a.shape[0], b.shape[0], a.itemsize
+        if m > 0 and n > 0 and length > 0:
+            blas(101, 111, 112, m, n, length, 1.0, a.ctypes.data, a.strides[0] // size, b.ctypes.data,
+                 b.strides[0] // size, 1.0, c.ctypes.data + c0 * size, c.strides[0] // size)
+
+
 _ROWS_PER_JOB = 48
 
 
 @njit(parallel=True, cache=True)
-def matmul_nt(a, b, c):
-    """c = a @ b.T for `aligned_rows` operands a (M, L') and b (N, L'); jobs are blocks of 48 rows of a."""
+def matmul_nt(blas, a, b, c, length):
+    """c = a @ b.T for `aligned_rows` operands a (M, L') and b (N, L') of `length` numbers per row (the rest
+    zeros); jobs are blocks of 48 rows of a."""
     m = a.shape[0]
     for job in prange((m + _ROWS_PER_JOB - 1) // _ROWS_PER_JOB):
         r0 = job * _ROWS_PER_JOB
         r1 = min(m, r0 + _ROWS_PER_JOB)
         c[r0:r1, :] = 0.0
-        dot_rows(a[r0:r1], b, c[r0:r1], 0)
+        gemm_nt(blas, a[r0:r1], b, c[r0:r1], 0, length)
 

@@ -258,6 +258,27 @@ def test_every_route_matches_reference(monkeypatch, route, case):
         np.testing.assert_allclose(g, r, **tol)
 
 
+@pytest.mark.parametrize("route", ["windows copied", "folding", "full correlation"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=conv2d_case())
+def test_the_plain_product_agrees_too(monkeypatch, route, case):
+    """Without a BLAS beside numpy (or with MINICNN_BLAS=0) the routes multiply with minicnn's own numba product
+    (`minicnn.kernels.gemm.dot_rows`): the plain route that runs on any CPU must agree with the loops as well."""
+    from minicnn.kernels import blas
+
+    monkeypatch.setattr(blas, "_FUNCTIONS", None)
+    assert blas.gemm_for(np.float32) is None
+    force_route(monkeypatch, route)
+    x, w, b = make_inputs(case)
+    tol = TOL[case["dtype"]]
+    np.testing.assert_allclose(F.conv2d(x, w, b, **conv_args(case)), R.conv2d(x, w, b, **conv_args(case)), **tol)
+    grad_out = np.random.default_rng(case["seed"] + 1).standard_normal(
+        R.conv2d(x, w, b, **conv_args(case)).shape).astype(case["dtype"])
+    for g, r in zip(F.conv2d_backward(grad_out, x, w, **conv_args(case)),
+                    R.conv2d_backward(grad_out, x, w, **conv_args(case))):
+        np.testing.assert_allclose(g, r, **tol)
+
+
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
