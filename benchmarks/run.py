@@ -3,6 +3,8 @@
     python benchmarks/run.py                 # everything
     python benchmarks/run.py conv mnist1d    # some sections
     python benchmarks/run.py --rounds 3      # fewer repetitions
+    python benchmarks/run.py --isa avx2      # both libraries held to AVX2, in a subprocess
+    python benchmarks/run.py coldstart       # first call of each op with an empty numba cache
 
 Both libraries run with the same number of threads (NUMBA_NUM_THREADS for minicnn,
 torch.set_num_threads for PyTorch; default: all cores). Runs are interleaved
@@ -14,6 +16,9 @@ Kernels are compiled (or loaded from numba's cache) before timing starts.
 import argparse
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -267,6 +272,71 @@ def bench_mnist1d(rounds, steps=3000):
         fns.append(theirs)
     report("MNIST-1D training loop", *best_of(rounds, *fns))
 
+# ----------------------------------------------------------------------------------------------- cold start
+FIRST_CALLS = {  # op: code run after `x` (float NCHW batch), `w`, `np` and `F` exist; timed in a fresh process
+    "conv2d": "y = F.conv2d(x, w, padding=1)",
+    "conv2d_backward": "y = F.conv2d(x, w, padding=1); t0 = time.perf_counter(); F.conv2d_backward(y, x, w, padding=1)",
+    "max_pool2d": "F.max_pool2d(x, 2, return_indices=True)",
+    "max_pool2d_backward": "y, i = F.max_pool2d(x, 2, return_indices=True); t0 = time.perf_counter(); "
+                           "F.max_pool2d_backward(y, x, 2, indices=i)",
+    "avg_pool2d + backward": "F.avg_pool2d_backward(F.avg_pool2d(x, 2), x, 2)",
+    "batch_norm (training)": "F.batch_norm(x, np.zeros(16, x.dtype), np.ones(16, x.dtype), training=True)",
+    "batch_norm_backward": "m, v = np.zeros(16, x.dtype), np.ones(16, x.dtype); y = F.batch_norm(x, m, v, training=True); "
+                           "t0 = time.perf_counter(); F.batch_norm_backward(y, x, None, m, v, training=True)",
+    "linear + backward": "a = x.reshape(8, -1); F.linear_backward(F.linear(a, a[:10]), a, a[:10])",
+    "relu + backward": "F.relu_backward(F.relu(x), x)",
+}
+_FIRST_CALL_SCRIPT = """
+import time
+t_import = time.perf_counter()
+import numpy as np
+import minicnn.functional as F
+t_import = time.perf_counter() - t_import
+rng = np.random.default_rng(0)
+x = rng.standard_normal((8, 16, 12, 12)).astype("{dtype}")
+w = rng.standard_normal((16, 16, 3, 3)).astype("{dtype}")
+t0 = time.perf_counter()
+{code}
+print(t_import, time.perf_counter() - t0)
+"""
+
+
+def _first_call(op, dtype, cache_dir):
+    code = _FIRST_CALL_SCRIPT.format(dtype=dtype, code=FIRST_CALLS[op])
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    return [float(v) for v in out.split()]
+
+
+def bench_coldstart(rounds):
+    """The first call of each public op in a fresh process: with an empty numba cache (what a learner's first
+    run waits for: compilation) and with the cache filled (every later session: import and loading)."""
+    print("\n# first call of each op in a fresh process, seconds (the op's own compilation; import not included)")
+    print(f"{'op':<24s} {'float32 cold':>12s} {'float64 cold':>12s} {'float32 warm':>12s}")
+    total_cold, total_warm, imports = 0.0, 0.0, []
+    with tempfile.TemporaryDirectory() as warm_cache:
+        for op in FIRST_CALLS:
+            cold = []
+            for dtype in ("float32", "float64"):
+                with tempfile.TemporaryDirectory() as empty_cache:
+                    cold.append(_first_call(op, dtype, empty_cache)[1])
+                _first_call(op, dtype, warm_cache)  # fills the shared cache
+            imported, warm = _first_call(op, "float32", warm_cache)
+            imports.append(imported)
+            total_cold, total_warm = total_cold + sum(cold), total_warm + warm
+            print(f"{op:<24s} {cold[0]:12.2f} {cold[1]:12.2f} {warm:12.3f}", flush=True)
+    print(f"largest cold first call: see above; sum of cold first calls (both dtypes, overlapping helpers "
+          f"compiled again for each op): {total_cold:.1f} s; warm: import {min(imports):.2f} s + first calls "
+          f"{total_warm:.2f} s = {min(imports) + total_warm:.2f} s")
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as empty_cache:
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), os.pardir, "tools",
+                                                     "compile_kernels.py")],
+                       env=dict(os.environ, NUMBA_CACHE_DIR=empty_cache), check=True, capture_output=True)
+    print(f"cold compile of every kernel, both dtypes (tools/compile_kernels.py, empty cache, one process): "
+          f"{time.perf_counter() - start:.1f} s")
+
+
 
 def cpu_description():
     """The CPU's model name and widest vector extension, from /proc/cpuinfo where there is one."""
@@ -280,14 +350,57 @@ def cpu_description():
     return f"{model}, {vector}"
 
 
-SECTIONS = {"conv": bench_conv, "depthwise": bench_depthwise, "pool": bench_pool_bn, "lenet": bench_lenet, "mnist1d": bench_mnist1d}
+SECTIONS = {"conv": bench_conv, "depthwise": bench_depthwise, "pool": bench_pool_bn, "lenet": bench_lenet,
+            "mnist1d": bench_mnist1d, "coldstart": bench_coldstart}
+ISA_SETTINGS = {  # --isa: environment for numba's code generation, PyTorch's kernels and oneDNN's JIT
+    "avx2": dict(NUMBA_CPU_NAME="haswell", ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2",
+                 OPENBLAS_CORETYPE="Haswell"),
+    "generic": dict(NUMBA_CPU_NAME="generic", ATEN_CPU_CAPABILITY="default", ONEDNN_MAX_CPU_ISA="SSE41",
+                    OPENBLAS_CORETYPE="Prescott"),
+}
+
+
+def instruction_sets():
+    """What each side generates code for: numba's target CPU and whether it may use AVX-512, PyTorch's kernels."""
+    import llvmlite.binding as llvm
+    from numba.core import config
+
+    cpu = config.CPU_NAME or llvm.get_host_cpu_name()
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else llvm.get_host_cpu_features().flatten()
+    vector = "AVX-512" if "+avx512f" in features else "AVX2" if "+avx2" in features else "no AVX2"
+    text = f"numba: {cpu} ({vector})"
+    if torch is not None:
+        text += f"; torch: {torch.backends.cpu.get_cpu_capability()}, oneDNN max ISA: " \
+                f"{os.environ.get('ONEDNN_MAX_CPU_ISA', 'native')}"
+    try:
+        from minicnn.kernels import blas
+        text += f"; minicnn's BLAS: {blas.SOURCE}, kernels for {blas.core_name()}"
+    except ImportError:
+        pass
+    return text
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sections", nargs="*", help=f"any of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--isa", choices=["native"] + list(ISA_SETTINGS), default="native",
+                        help="hold both libraries to an instruction set (runs the suite again in a subprocess)")
     args = parser.parse_args()
+    if args.isa != "native":
+        env = dict(os.environ, **ISA_SETTINGS[args.isa])
+        if args.isa == "avx2":  # NUMBA_CPU_NAME alone keeps the host's features (AVX-512 included): drop those
+            import llvmlite.binding as llvm
+
+            features = llvm.get_host_cpu_features()
+            for name in list(features):
+                if name.startswith("avx512") or name.startswith("amx") or name in ("avx10.1-512", "evex512"):
+                    features[name] = False
+            env["NUMBA_CPU_FEATURES"] = features.flatten()
+        env["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), f"minicnn-numba-cache-{args.isa}")
+        command = [sys.executable, __file__, *args.sections, "--rounds", str(args.rounds)]
+        print(f"running with {ISA_SETTINGS[args.isa]} and NUMBA_CACHE_DIR={env['NUMBA_CACHE_DIR']}", flush=True)
+        sys.exit(subprocess.run(command, env=env).returncode)
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {list(SECTIONS)}")
@@ -299,7 +412,10 @@ def main():
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({cpu_description()}); "
           f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
           f"torch {torch.__version__ if torch else 'not installed'}; threads: {threads}")
+    print(f"instruction sets: {instruction_sets()}")
     for name in args.sections or SECTIONS:
+        if name == "coldstart" and not args.sections:
+            continue  # minutes of compiling: only when asked for by name
         rounds = max(1, args.rounds // 3) if name == "mnist1d" else args.rounds
         SECTIONS[name](rounds)
 

@@ -21,14 +21,17 @@ def main():
     for dtype in (np.float32, np.float64):
         x = np.ones((2, 2, 6, 6), dtype)
         t = time.perf_counter()
-        for w, args in ((np.ones((4, 1, 3, 3), dtype), dict(padding=1, groups=2)),  # shifted planes, full correlation
+        for w, args in ((np.ones((4, 1, 3, 3), dtype), dict(padding=1, groups=2)),  # shifted planes, folding
                         (np.ones((2, 1, 3, 3), dtype), dict(padding=1, groups=2)),  # depthwise, stride 1
                         (np.ones((2, 1, 3, 3), dtype), dict(stride=2, groups=2)),  # depthwise, stride 2
-                        (np.ones((4, 2, 6, 6), dtype), dict(stride=2, padding=2)),  # windows in place, folding
+                        (np.ones((4, 2, 6, 6), dtype), dict(stride=2, padding=2)),  # windows copied, folding
                         (np.ones((12, 2, 3, 3), dtype), dict(stride=2)),  # windows copied, folding
                         (np.ones((3, 2, 6, 6), dtype), {})):  # matrix product
             y = F.conv2d(x, w, **args)
             F.conv2d_backward(y, x, w, **args)
+        wide = np.ones((2, 10, 6, 6), dtype)  # more than 8 channels: the stride-1 input gradient by full correlation
+        F.conv2d_backward(F.conv2d(wide, np.ones((12, 10, 3, 3), dtype), padding=1), wide,
+                          np.ones((12, 10, 3, 3), dtype), padding=1)
         flat, weight = x.reshape(2, -1), np.ones((3, 72), dtype)
         F.linear_backward(F.linear(flat, weight), flat, weight)
         conv = time.perf_counter() - t

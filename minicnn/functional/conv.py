@@ -25,6 +25,7 @@ from minicnn.functional._threads import threads_for
 from minicnn.kernels import blas as _blas
 from minicnn.kernels import conv as _kernels
 from minicnn.kernels import gemm as _gemm
+from minicnn.kernels.launch import run_parallel
 
 __all__ = [
     "conv_output_size",
@@ -111,7 +112,7 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, *
 # ---------------------------------------------------------------------------------------------------- the plan
 # Every route computes the same sums as `minicnn.reference.conv2d`; they differ in how memory is read.
 # The thresholds were measured on LeNet-5, ResNet and VGG layers (benchmarks/run.py).
-_IN_PLACE_MAX_FILTERS = 8  # up to this many filters, the forward kernel reads windows in place
+_FULL_CORRELATION_MIN_CHANNELS = 9  # the stride-1 input gradient by full correlation from this many channels
 _DIRECT_MAX_TAPS = 64  # stride-1 filters with at most this many taps (C/groups*kH*kW) skip unfolding
 _FULL_CORRELATION_WASTE = 2.0  # the input may have up to this many times the output's cells
 
@@ -119,8 +120,6 @@ FORWARD_ROUTES = {
     "matrix product": "the one window is the whole padded input (LeNet-5's C5), so Y = X W^T",
     "shifted planes": "stride 1 and few taps per filter (LeNet-5's C1): one multiply-add per tap over the "
                       "shifted input plane, no unfolding",
-    "windows in place": "one group, no horizontal dilation and few filters: each window's kernel rows are "
-                        "read where they lie in a channels-last copy of the input",
     "windows copied": "windows copied out in cache-sized slabs (im2col), shared by many filters, then one "
                       "matrix product per slab",
     "depthwise": "one filter per channel (groups = C = K > 1, MobileNet/EfficientNet): each output plane is "
@@ -162,16 +161,18 @@ def _plan(x_shape, w_shape, geo, groups):
         return ConvPlan("depthwise", "depthwise", f"groups = C = K = {groups}: one {k_h}x{k_w} filter per channel")
     if geo.stride == (1, 1) and taps <= _DIRECT_MAX_TAPS:
         forward, why = "shifted planes", f"stride 1 and {taps} <= {_DIRECT_MAX_TAPS} taps per filter"
-    elif groups == 1 and geo.dilation[1] == 1 and n_out <= _IN_PLACE_MAX_FILTERS:
-        forward, why = "windows in place", f"{n_out} <= {_IN_PLACE_MAX_FILTERS} filters, one group"
     else:
         forward, why = "windows copied", f"{n_out} filters share each copied window"
     grad_input, why_grad = "folding", "stride > 1" if geo.stride != (1, 1) else "the full correlation does not apply"
     if geo.stride == (1, 1) and _full_correlation_padding(w_shape, geo) is not None:
-        if height * width <= _FULL_CORRELATION_WASTE * geo.out_size[0] * geo.out_size[1]:
-            grad_input, why_grad = "full correlation", "stride 1 and an output about as large as the input"
-        else:
+        if height * width > _FULL_CORRELATION_WASTE * geo.out_size[0] * geo.out_size[1]:
             why_grad = "the output is much smaller than the input (mostly products with zeros)"
+        elif n_channels < _FULL_CORRELATION_MIN_CHANNELS:
+            # the full correlation would be a convolution with only C filters: on LeNet-5's C3 (C = 6) the
+            # folding route's one product per window was 25% faster
+            why_grad = f"only {n_channels} input channels to correlate delta into"
+        else:
+            grad_input, why_grad = "full correlation", "stride 1 and an output about as large as the input"
     return ConvPlan(forward, grad_input, f"forward: {why}; input gradient: {why_grad}")
 
 
@@ -278,8 +279,8 @@ class Convolution:
                 grad_w = matmul_nt(grad.reshape(n_batch, n_out).T, _pad(x4, geo).reshape(n_batch, w4[0].size).T)
             elif self.plan.forward == "depthwise":
                 grad_w = np.empty(w4.shape, dtype=x4.dtype)
-                _kernels.depthwise_backward_weight(grad.reshape((n_batch, n_out) + geo.out_size), _pad(x4, geo),
-                                                   grad_w, *geo.stride, *geo.dilation)
+                run_parallel(_kernels.depthwise_backward_weight, grad.reshape((n_batch, n_out) + geo.out_size),
+                             _pad(x4, geo), grad_w, *geo.stride, *geo.dilation)
             else:
                 grad_w = _kernels.conv2d_backward_weight(_blas.gemm_for(x4.dtype), grad, _pad(x4, geo), w4.shape[2:],
                                                          geo.out_size, geo.stride, geo.dilation, self.groups)
@@ -342,14 +343,14 @@ def _channels_last(x4, before, after):
     (top, left), (bottom, right) = before, after
     n, c, h, w = x4.shape
     xh = np.zeros((n, h + top + bottom, (w + left + right) * c), dtype=x4.dtype)
-    _kernels.to_channels_last(x4, top, left, xh)
+    run_parallel(_kernels.to_channels_last, x4, top, left, xh)
     return xh
 
 
 def _filters_as_tap_rows(w4):
     """Weights (K, Cg, kH, kW) as rows (K, Q') in the windows' tap order (i, j, c), zero-padded and aligned."""
     n_out, q_len = w4.shape[0], w4[0].size
-    rows = _gemm.aligned_rows(n_out, q_len, w4)
+    rows = _gemm.aligned_rows(n_out, q_len, w4.dtype)
     rows[:, :q_len] = w4.transpose(0, 2, 3, 1).reshape(n_out, q_len)
     return rows
 
@@ -360,15 +361,15 @@ def _flipped_filters_per_input_channel(w4, groups):
     Correlating delta with these is the wide convolution of delta with W (dL/dX for stride 1)."""
     n_out, c_per_group, k_h, k_w = w4.shape
     k_per_group = n_out // groups
-    return (w4[:, :, ::-1, ::-1].reshape(groups, k_per_group, c_per_group, k_h, k_w)
-            .transpose(0, 2, 1, 3, 4).reshape(groups * c_per_group, k_per_group, k_h, k_w))
+    return np.ascontiguousarray(w4[:, :, ::-1, ::-1].reshape(groups, k_per_group, c_per_group, k_h, k_w)
+                                .transpose(0, 2, 1, 3, 4).reshape(groups * c_per_group, k_per_group, k_h, k_w))
 
 
 def _filters_as_tap_columns(w4, groups):
     """Per group, the weights transposed to (taps, filters) = (groups, Q, Kg'), zero-padded along Kg: W^T."""
     n_out, c_per_group, k_h, k_w = w4.shape
     k_per_group, q_len = n_out // groups, c_per_group * k_h * k_w
-    w_t = _gemm.aligned_rows(groups * q_len, k_per_group, w4).reshape(groups, q_len, -1)
+    w_t = _gemm.aligned_rows(groups * q_len, k_per_group, w4.dtype).reshape(groups, q_len, -1)
     w_t[:, :, :k_per_group] = (w4.reshape(groups, k_per_group, c_per_group, k_h, k_w).transpose(0, 3, 4, 2, 1)
                                .reshape(groups, q_len, k_per_group))
     return w_t
@@ -383,20 +384,7 @@ def _forward_matrix_product(x4, w4, bias, geo, groups):
 
 def _forward_shifted_planes(x4, w4, bias, geo, groups):
     out = np.empty((x4.shape[0], w4.shape[0], geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
-    _kernels.conv2d_forward_direct(_pad(x4, geo), w4, bias, out, *geo.out_size, *geo.dilation, groups)
-    return out
-
-
-def _forward_windows_in_place(x4, w4, bias, geo, groups):
-    """Kernel row i of the window at (oh, ow) is one run of kW*C numbers of the channels-last input; the
-    weights are laid out to match, as (K, kH*kW*C) rows."""
-    n_out, _, k_h, k_w = w4.shape
-    out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
-    w_rows = _gemm.aligned_rows(n_out, w4[0].size, w4)
-    w_rows[:, :w4[0].size] = w4.transpose(0, 2, 3, 1).reshape(n_out, -1)
-    xh = _channels_last(x4, geo.pad_before, geo.pad_after)
-    _kernels.conv2d_forward_windows_in_place(xh, x4.shape[1], w_rows, bias, out, k_h, k_w, *geo.out_size,
-                                             *geo.stride, geo.dilation[0])
+    run_parallel(_kernels.conv2d_forward_direct, _pad(x4, geo), w4, bias, out, *geo.out_size, *geo.dilation, groups)
     return out
 
 
@@ -404,14 +392,14 @@ def _forward_windows_copied(x4, w4, bias, geo, groups):
     n_out, _, k_h, k_w = w4.shape
     out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
     xh = _channels_last(x4, geo.pad_before, geo.pad_after)
-    _kernels.conv2d_forward(_blas.gemm_for(x4.dtype), xh, x4.shape[1], _filters_as_tap_rows(w4), bias, out, k_h, k_w, *geo.out_size,
-                            *geo.stride, *geo.dilation, groups)
+    run_parallel(_kernels.conv2d_forward, _blas.gemm_for(x4.dtype), xh, x4.shape[1], _filters_as_tap_rows(w4), bias,
+                 out, k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
     return out
 
 
 def _forward_depthwise(x4, w4, bias, geo, groups):
     out = np.empty((x4.shape[0], w4.shape[0]) + geo.out_size, dtype=x4.dtype)
-    _kernels.depthwise_forward(_pad(x4, geo), w4, bias, out, *geo.stride, *geo.dilation)
+    run_parallel(_kernels.depthwise_forward, _pad(x4, geo), w4, bias, out, *geo.stride, *geo.dilation)
     return out
 
 
@@ -443,8 +431,8 @@ def _grad_input_folding(grad, w4, x_shape, geo, groups):
     n_batch, n_channels, height, width = x_shape
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after
     grad_xh = np.zeros((n_batch, height + top + bottom, (width + left + right) * n_channels), dtype=grad.dtype)
-    _kernels.conv2d_backward_input(_blas.gemm_for(grad.dtype), grad, _filters_as_tap_columns(w4, groups), n_channels, grad_xh, k_h, k_w,
-                                   *geo.out_size, *geo.stride, *geo.dilation, groups)
+    run_parallel(_kernels.conv2d_backward_input, _blas.gemm_for(grad.dtype), grad, _filters_as_tap_columns(w4, groups),
+                 n_channels, grad_xh, k_h, k_w, *geo.out_size, *geo.stride, *geo.dilation, groups)
     grad_xh = grad_xh.reshape(n_batch, height + top + bottom, width + left + right, n_channels)
     return grad_xh[:, top:top + height, left:left + width].transpose(0, 3, 1, 2)
 
@@ -454,13 +442,13 @@ def _grad_input_depthwise(grad, w4, x_shape, geo, groups):
     n_batch, n_channels, height, width = x_shape
     (top, left), (bottom, right) = geo.pad_before, geo.pad_after
     grad_xp = np.zeros((n_batch, n_channels, height + top + bottom, width + left + right), dtype=grad.dtype)
-    _kernels.depthwise_backward_input(grad.reshape((n_batch, n_channels) + geo.out_size), w4, grad_xp,
+    run_parallel(_kernels.depthwise_backward_input, grad.reshape((n_batch, n_channels) + geo.out_size), w4, grad_xp,
                                       *geo.stride, *geo.dilation)
     return grad_xp[:, :, top:top + height, left:left + width]
 
 
 _FORWARD = {"matrix product": _forward_matrix_product, "shifted planes": _forward_shifted_planes,
-            "windows in place": _forward_windows_in_place, "windows copied": _forward_windows_copied,
+            "windows copied": _forward_windows_copied,
             "depthwise": _forward_depthwise}
 _GRAD_INPUT = {"matrix product": _grad_input_matrix_product, "full correlation": _grad_input_full_correlation,
                "folding": _grad_input_folding, "depthwise": _grad_input_depthwise}

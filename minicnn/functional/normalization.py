@@ -16,6 +16,7 @@ import numpy as np
 from minicnn.functional._checks import as_float_array, check_bool, check_int, check_real, same_dtype, same_shape
 from minicnn.functional._threads import threads_for
 from minicnn.kernels import normalization as _kernels
+from minicnn.kernels.launch import run_parallel
 
 __all__ = ["batch_norm", "batch_norm_backward", "local_response_norm", "local_response_norm_backward"]
 
@@ -34,7 +35,7 @@ def _moments(x):
     """Per-channel mean and biased variance of x, in float64."""
     mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
     with threads_for(x.size):
-        _kernels.channel_moments(_rows(x), mean, var)
+        run_parallel(_kernels.channel_moments, _rows(x), mean, var)
     return mean, var
 
 
@@ -43,7 +44,7 @@ def _affine(x, centre, scale, shift):
     y = np.empty(x.shape, dtype=x.dtype)
     cast = [np.ascontiguousarray(a, dtype=x.dtype) for a in (centre, scale, shift)]
     with threads_for(x.size):
-        _kernels.affine(_rows(x), *cast, y.reshape(_rows(x).shape))
+        run_parallel(_kernels.affine, _rows(x), *cast, y.reshape(_rows(x).shape))
     return y
 
 
@@ -172,14 +173,14 @@ def batch_norm_backward_with_stats(op, grad_out, x, weight, stats, training):
     grad_rows, x_rows = _rows(grad_out), _rows(x)
     sum_grad, sum_grad_x_hat = np.empty(x.shape[1]), np.empty(x.shape[1])
     with threads_for(x.size):
-        _kernels.channel_grad_sums(grad_rows, x_rows, mean, inv_std, sum_grad, sum_grad_x_hat)
+        run_parallel(_kernels.channel_grad_sums, grad_rows, x_rows, mean, inv_std, sum_grad, sum_grad_x_hat)
     dtype = x.dtype
     if training:
         count = x.size // x.shape[1]
         grad_x = np.empty(x.shape, dtype=dtype)
         cast = [np.asarray(a, dtype=dtype) for a in (mean, inv_std, scale, sum_grad / count, sum_grad_x_hat / count)]
         with threads_for(x.size):
-            _kernels.batch_norm_grad_input(grad_rows, x_rows, *cast, grad_x.reshape(x_rows.shape))
+            run_parallel(_kernels.batch_norm_grad_input, grad_rows, x_rows, *cast, grad_x.reshape(x_rows.shape))
     else:
         grad_x = _affine(grad_out, np.zeros_like(scale), scale, np.zeros_like(scale))
     return grad_x, sum_grad_x_hat.astype(dtype), sum_grad.astype(dtype)

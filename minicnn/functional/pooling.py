@@ -18,6 +18,7 @@ from minicnn.functional._checks import as_float_array, check_bool, check_real, e
 from minicnn.functional.conv import conv_output_size
 from minicnn.functional._threads import threads_for
 from minicnn.kernels import pool as _kernels
+from minicnn.kernels.launch import run_parallel
 
 __all__ = ["pool_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "lp_pool2d",
            "lp_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "global_avg_pool2d",
@@ -162,7 +163,7 @@ def max_pool2d_checked(x, window):
     out = np.empty(window.out_shape, dtype=x.dtype)
     indices = np.empty(window.out_shape, dtype=np.int64)
     with threads_for(x.size * window.kernel[0] * window.kernel[1]):
-        _kernels.max_pool2d_forward_indices(_pad(x, window, -np.inf), out, indices, *window.kernel,
+        run_parallel(_kernels.max_pool2d_forward_indices, _pad(x, window, -np.inf), out, indices, *window.kernel,
                                             *window.stride, *window.padding, x.shape[3])
     return out, indices
 
@@ -200,7 +201,7 @@ def scatter_to_indices(op, grad_out, indices, window):
     grad_out = _check_grad(op, grad_out, window)
     grad_x = np.zeros(window.x_shape, dtype=window.dtype)
     with threads_for(grad_out.size):
-        _kernels.max_pool2d_backward_indices(np.ascontiguousarray(grad_out),
+        run_parallel(_kernels.max_pool2d_backward_indices, np.ascontiguousarray(grad_out),
                                              np.ascontiguousarray(indices, dtype=np.int64), grad_x)
     return grad_x
 
@@ -250,7 +251,7 @@ def avg_pool2d_checked(x, window):
     """`avg_pool2d` of an x that `pool_window` checked (what `minicnn.nn.AvgPool2d` calls)."""
     out = np.empty(window.out_shape, dtype=x.dtype)
     with threads_for(x.size):
-        _kernels.sum_pool2d_forward(_pad(x, window, 0.0), out, *window.kernel, *window.stride)
+        run_parallel(_kernels.sum_pool2d_forward, _pad(x, window, 0.0), out, *window.kernel, *window.stride)
     out /= _window_cells(window)
     return out
 
@@ -261,7 +262,8 @@ def avg_pool2d_backward_checked(op, grad_out, window):
     (n, c, h, w), (ph, pw), (ah, aw) = window.x_shape, window.padding, window.pad_after
     grad_xp = np.empty((n, c, ph + h + ah, pw + w + aw), window.dtype)
     with threads_for(grad_xp.size):
-        _kernels.sum_pool2d_backward(grad_out / _window_cells(window), grad_xp, *window.kernel, *window.stride)
+        run_parallel(_kernels.sum_pool2d_backward, grad_out / _window_cells(window), grad_xp, *window.kernel,
+                     *window.stride)
     return _crop(grad_xp, window)
 
 
@@ -290,7 +292,8 @@ def lp_pool2d_checked(x, window, norm_type):
     """`lp_pool2d` of an x that `pool_window` checked, for a checked norm_type."""
     sums = np.empty(window.out_shape, dtype=x.dtype)
     with threads_for(x.size):
-        _kernels.sum_pool2d_forward(np.ascontiguousarray(x ** norm_type), sums, *window.kernel, *window.stride)
+        run_parallel(_kernels.sum_pool2d_forward, np.ascontiguousarray(x ** norm_type), sums, *window.kernel,
+                     *window.stride)
     return np.sign(sums) * np.abs(sums) ** (1.0 / norm_type)
 
 
@@ -301,7 +304,7 @@ def lp_pool2d_backward_checked(op, grad_out, x, y, window, norm_type):
         scaled = np.where(y != 0, grad_out / y ** (norm_type - 1), 0).astype(x.dtype, copy=False)
     spread = np.empty_like(x)
     with threads_for(x.size):
-        _kernels.sum_pool2d_backward(np.ascontiguousarray(scaled), spread, *window.kernel, *window.stride)
+        run_parallel(_kernels.sum_pool2d_backward, np.ascontiguousarray(scaled), spread, *window.kernel, *window.stride)
     return spread * x ** (norm_type - 1)
 
 

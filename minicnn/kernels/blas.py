@@ -2,9 +2,9 @@
 
 numpy's wheels ship OpenBLAS, whose single-precision product reaches about 85 GFLOP/s on one core of an AVX2
 machine, and it picks its kernels for the CPU it runs on (AVX2, AVX-512, NEON, ...). minicnn's kernels call
-its ``cblas_sgemm`` / ``cblas_dgemm`` from inside their parallel loops: each numba thread multiplies its own
-blocks, with OpenBLAS held to one thread (`one_thread`) so the two thread pools never fight over the cores
-(two OpenBLAS threads inside each numba thread made a LeNet-5 step 6x slower). Each product is then computed
+its ``cblas_sgemm`` / ``cblas_dgemm`` from inside their jobs (`minicnn.kernels.launch`): each thread
+multiplies its own blocks, with OpenBLAS held to one thread (`one_thread`) so two thread pools never fight
+over the cores (two OpenBLAS threads inside each of minicnn's threads made a LeNet-5 step 6x slower). Each product is then computed
 by one thread over the same blocks, whatever the number of threads, so results repeat exactly.
 
 The function is found by name in the OpenBLAS library that numpy loaded (numpy >= 2 names it
@@ -34,13 +34,15 @@ def _library_files():
 
 
 def _bind(library, prefix, suffix):
-    """The library's (sgemm, dgemm, get_num_threads, set_num_threads) with their C signatures, or None."""
+    """The library's (sgemm, dgemm, get_num_threads, set_num_threads, get_corename) with C signatures, or None."""
     try:
         functions = [getattr(library, f"{prefix}{name}{suffix}") for name in
-                     ("cblas_sgemm", "cblas_dgemm", "openblas_get_num_threads", "openblas_set_num_threads")]
+                     ("cblas_sgemm", "cblas_dgemm", "openblas_get_num_threads", "openblas_set_num_threads",
+                      "openblas_get_corename")]
     except AttributeError:
         return None
-    sgemm, dgemm, get_threads, set_threads = functions
+    sgemm, dgemm, get_threads, set_threads, corename = functions
+    corename.restype, corename.argtypes = ctypes.c_char_p, []
     index, address = ctypes.c_int64, ctypes.c_size_t  # addresses travel as integers: numba passes them as such
     for gemm, real in ((sgemm, ctypes.c_float), (dgemm, ctypes.c_double)):
         gemm.restype = None
@@ -90,13 +92,18 @@ def gemm_for(dtype):
     return _FUNCTIONS[0] if np.dtype(dtype) == np.float32 else _FUNCTIONS[1]
 
 
+def core_name():
+    """The CPU type whose kernels OpenBLAS chose (e.g. 'Haswell', 'Zen', 'SkylakeX'), or 'none'."""
+    return "none" if _FUNCTIONS is None else _FUNCTIONS[4]().decode()
+
+
 @contextlib.contextmanager
 def one_thread():
     """Within the block, OpenBLAS runs each product on the calling thread (numba's threads are the team)."""
     if _FUNCTIONS is None:
         yield
         return
-    get_threads, set_threads = _FUNCTIONS[2:]
+    get_threads, set_threads = _FUNCTIONS[2:4]
     previous = get_threads()
     if previous != 1:
         set_threads(1)

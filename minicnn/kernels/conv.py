@@ -19,10 +19,9 @@ Windows and their weights use the tap order q = (i*kW + j)*Cg + c. The weight
 gradient reads columns (one tap over a slab of whole output rows) from the
 channels-first input and keeps PyTorch's order q = (c*kH + i)*kW + j.
 
-Two shortcuts skip the copies, chosen by `minicnn.functional.conv`'s plan (`ConvPlan`) from the shapes:
-with few filters the forward product reads windows where they lie in xh
-(`conv2d_forward_windows_in_place`), and stride-1 filters with few taps need no unfolding at all
-(`conv2d_forward_direct`: one multiply-add per tap over the shifted plane). Every kernel reads
+One shortcut skips the copies, chosen by `minicnn.functional.conv`'s plan (`ConvPlan`) from the shapes:
+stride-1 filters with few taps need no unfolding at all (`conv2d_forward_direct`: one multiply-add per
+tap over the shifted plane). Every kernel reads
 exactly the numbers of each window (zero padding lies in the arrays themselves), so a nan or inf
 reaches only the outputs whose window holds it.
 
@@ -37,13 +36,23 @@ Shapes (g = group, Cg = C/groups, Kg = K/groups, Q = Cg*kH*kW, P = OH*OW):
 where a prime marks a length padded with zeros by `gemm.aligned_rows` (a multiple of 16).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from minicnn.kernels.gemm import _REASSOC, _dot, aligned_rows, gemm_nt, padded_length
+from minicnn.kernels.launch import run_parallel, share
+
+from minicnn.kernels.gemm import _REASSOC, aligned_rows, gemm_nt, padded_length
 
 _SLAB_FLOATS = 1 << 15  # unfolded windows per slab: about this many numbers (128 KB in float32)
 _WEIGHT_SLAB = 512  # output positions per slab for the weight gradient, whose sums run along p
 _MAX_CHUNKS = 8
+
+
+@njit(cache=True)
+def _copy(dst, src):
+    """dst[t] = src[t] for 1-D arrays of one length, as a loop: assigning an array to a slice (dst[:] = src) makes
+    numba compile a formatted shape-mismatch message, about 4 s the first time a process compiles it."""
+    for t in range(dst.shape[0]):
+        dst[t] = src[t]
 
 
 @njit(cache=True)
@@ -60,11 +69,12 @@ def _slab_len(q_len, p_len):
     return min(slab, p_len)
 
 
-@njit(parallel=True, cache=True)
-def to_channels_last(x, top, left, xh):
+@njit(nogil=True, cache=True)
+def to_channels_last(part, parts, x, top, left, xh):
     """xh[n, top + h, (left + w)*C + c] = x[n, c, h, w]; the caller zero-fills xh (that is the padding)."""
     n_batch, n_ch, height, width = x.shape
-    for n in prange(n_batch):
+    first, stop = share(n_batch, part, parts)
+    for n in range(first, stop):
         for h in range(height):
             dst = xh[n, top + h]
             for c in range(n_ch):
@@ -161,94 +171,8 @@ def _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base
             col[q, base + r * width + out_w:base + (r + 1) * width] = 0.0
 
 
-@njit(fastmath=_REASSOC, cache=True)
-def _dot_windows(w, xh, n, p0, p1, k_h, run, n_ch, out_w, sh, sw, dh, out):
-    """out[k, p] += sum_i dot(w[k, i*run:(i+1)*run], the window's kernel row i) for p in [p0, p1): `dot_rows`
-    with the windows read where they lie (implicit im2col). With one group and no horizontal dilation, kernel
-    row i of the window at (oh, ow) is one contiguous run of kW*C numbers of xh, starting at
-    xh[n, oh*sh + i*dh, ow*sw*C]. The 6 x 4 blocks keep their 24 sums across the kH runs."""
-    m = w.shape[0]
-    m6, p4 = m - m % 6, p0 + (p1 - p0) // 4 * 4
-    zero = xh.dtype.type(0)
-    step = sw * n_ch
-    for k in range(0, m6, 6):
-        for p in range(p0, p4, 4):
-            r0, c0 = (p + 0) // out_w * sh, (p + 0) % out_w * step
-            r1, c1 = (p + 1) // out_w * sh, (p + 1) % out_w * step
-            r2, c2 = (p + 2) // out_w * sh, (p + 2) % out_w * step
-            r3, c3 = (p + 3) // out_w * sh, (p + 3) % out_w * step
-            s00 = s01 = s02 = s03 = zero
-            s10 = s11 = s12 = s13 = zero
-            s20 = s21 = s22 = s23 = zero
-            s30 = s31 = s32 = s33 = zero
-            s40 = s41 = s42 = s43 = zero
-            s50 = s51 = s52 = s53 = zero
-            for i in range(k_h):
-                seg = i * run
-                a_0 = w[k + 0, seg:seg + run]
-                a_1 = w[k + 1, seg:seg + run]
-                a_2 = w[k + 2, seg:seg + run]
-                a_3 = w[k + 3, seg:seg + run]
-                a_4 = w[k + 4, seg:seg + run]
-                a_5 = w[k + 5, seg:seg + run]
-                b0 = xh[n, r0 + i * dh, c0:c0 + run]
-                b1 = xh[n, r1 + i * dh, c1:c1 + run]
-                b2 = xh[n, r2 + i * dh, c2:c2 + run]
-                b3 = xh[n, r3 + i * dh, c3:c3 + run]
-                for l in range(run):
-                    v0, v1, v2, v3 = b0[l], b1[l], b2[l], b3[l]
-                    u = a_0[l]
-                    s00 += u * v0; s01 += u * v1; s02 += u * v2; s03 += u * v3
-                    u = a_1[l]
-                    s10 += u * v0; s11 += u * v1; s12 += u * v2; s13 += u * v3
-                    u = a_2[l]
-                    s20 += u * v0; s21 += u * v1; s22 += u * v2; s23 += u * v3
-                    u = a_3[l]
-                    s30 += u * v0; s31 += u * v1; s32 += u * v2; s33 += u * v3
-                    u = a_4[l]
-                    s40 += u * v0; s41 += u * v1; s42 += u * v2; s43 += u * v3
-                    u = a_5[l]
-                    s50 += u * v0; s51 += u * v1; s52 += u * v2; s53 += u * v3
-            out[k + 0, p + 0] += s00; out[k + 0, p + 1] += s01; out[k + 0, p + 2] += s02; out[k + 0, p + 3] += s03
-            out[k + 1, p + 0] += s10; out[k + 1, p + 1] += s11; out[k + 1, p + 2] += s12; out[k + 1, p + 3] += s13
-            out[k + 2, p + 0] += s20; out[k + 2, p + 1] += s21; out[k + 2, p + 2] += s22; out[k + 2, p + 3] += s23
-            out[k + 3, p + 0] += s30; out[k + 3, p + 1] += s31; out[k + 3, p + 2] += s32; out[k + 3, p + 3] += s33
-            out[k + 4, p + 0] += s40; out[k + 4, p + 1] += s41; out[k + 4, p + 2] += s42; out[k + 4, p + 3] += s43
-            out[k + 5, p + 0] += s50; out[k + 5, p + 1] += s51; out[k + 5, p + 2] += s52; out[k + 5, p + 3] += s53
-        for p in range(p4, p1):
-            for kk in range(k, k + 6):
-                out[kk, p] += _dot_window(w[kk], xh, n, p, k_h, run, out_w, sh, step, dh)
-    for kk in range(m6, m):  # leftover filters: blocks of 1 by 4
-        for p in range(p0, p4, 4):
-            r0, c0 = p // out_w * sh, p % out_w * step
-            r1, c1 = (p + 1) // out_w * sh, (p + 1) % out_w * step
-            r2, c2 = (p + 2) // out_w * sh, (p + 2) % out_w * step
-            r3, c3 = (p + 3) // out_w * sh, (p + 3) % out_w * step
-            s0 = s1 = s2 = s3 = zero
-            for i in range(k_h):
-                a_i = w[kk, i * run:(i + 1) * run]
-                b0, b1 = xh[n, r0 + i * dh, c0:c0 + run], xh[n, r1 + i * dh, c1:c1 + run]
-                b2, b3 = xh[n, r2 + i * dh, c2:c2 + run], xh[n, r3 + i * dh, c3:c3 + run]
-                for l in range(run):
-                    u = a_i[l]
-                    s0 += u * b0[l]; s1 += u * b1[l]; s2 += u * b2[l]; s3 += u * b3[l]
-            out[kk, p] += s0; out[kk, p + 1] += s1; out[kk, p + 2] += s2; out[kk, p + 3] += s3
-        for p in range(p4, p1):
-            out[kk, p] += _dot_window(w[kk], xh, n, p, k_h, run, out_w, sh, step, dh)
-
-
-@njit(fastmath=_REASSOC, cache=True)
-def _dot_window(w_row, xh, n, p, k_h, run, out_w, sh, step, dh):
-    """One filter times one window, read in place (the leftovers of `_dot_windows`)."""
-    r, c = p // out_w * sh, p % out_w * step
-    total = xh.dtype.type(0)
-    for i in range(k_h):
-        total += _dot(w_row[i * run:(i + 1) * run], xh[n, r + i * dh, c:c + run])
-    return total
-
-
-@njit(parallel=True, cache=True)
-def conv2d_forward(blas, xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+@njit(nogil=True, cache=True)
+def conv2d_forward(part, parts, blas, xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
     """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job, windows copied out.
 
     xh is channels-last; w is (K, Q) padded with zeros to `aligned_rows`' row length, in tap order (i, j, c).
@@ -257,38 +181,22 @@ def conv2d_forward(blas, xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw,
     c_per_group, k_per_group, p_len = n_ch // groups, n_out // groups, out_h * out_w
     q_len = c_per_group * k_h * k_w
     slab = _slab_len(q_len, p_len)
-    for job in prange(n_batch * groups):
+    first, stop = share(n_batch * groups, part, parts)
+    for job in range(first, stop):
         n, g = job // groups, job % groups
         k0 = g * k_per_group
         w_g, out_g = w[k0:k0 + k_per_group], out[n, k0:k0 + k_per_group]
         for kk in range(k_per_group):
             out_g[kk, :] = bias[k0 + kk]
-        win = aligned_rows(slab, q_len, xh)  # the padding columns stay zero
+        win = aligned_rows(slab, q_len, xh.dtype)  # the padding columns stay zero
         for p0 in range(0, p_len, slab):
             p1 = min(p_len, p0 + slab)
             _unfold_windows(xh, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len)
             gemm_nt(blas, w_g, win[:p1 - p0], out_g, p0, q_len)
 
 
-@njit(parallel=True, cache=True)
-def conv2d_forward_windows_in_place(xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh):
-    """`conv2d_forward` for one group and no horizontal dilation, reading each window where it lies.
-
-    Kernel row i of the window at (oh, ow) is the run xh[n, oh*sh + i*dh, ow*sw*C : ow*sw*C + kW*C], and
-    w is (K, kH*kW*C) in the same order. Exactly the window's numbers are read, never a neighbour's: a
-    nan or inf in the input reaches only the outputs whose window holds it.
-    """
-    n_batch, n_out = xh.shape[0], w.shape[0]
-    p_len, run = out_h * out_w, k_w * n_ch
-    for n in prange(n_batch):
-        out_n = out[n]
-        for k in range(n_out):
-            out_n[k, :] = bias[k]
-        _dot_windows(w, xh, n, 0, p_len, k_h, run, n_ch, out_w, sh, sw, dh, out_n)
-
-
-@njit(parallel=True, cache=True)
-def conv2d_forward_direct(xp, w, bias, out, out_h, out_w, dh, dw, groups):
+@njit(nogil=True, cache=True)
+def conv2d_forward_direct(part, parts, xp, w, bias, out, out_h, out_w, dh, dw, groups):
     """Stride-1 forward without unfolding, for few taps per filter (LeNet's C1: 1 channel, 5x5).
 
     For each tap (c, i, j), out[k] += w[k, c, i, j] * (the padded plane shifted by (i*dh, j*dw)).
@@ -299,7 +207,8 @@ def conv2d_forward_direct(xp, w, bias, out, out_h, out_w, dh, dw, groups):
     n_batch, n_ch, height, width = xp.shape
     n_out, c_per_group, k_h, k_w = w.shape
     k_per_group, span = n_out // groups, out_h * width
-    for job in prange(n_batch * groups):
+    first, stop = share(n_batch * groups, part, parts)
+    for job in range(first, stop):
         n, g = job // groups, job % groups
         wide = np.empty(span, dtype=xp.dtype)
         for kk in range(k_per_group):
@@ -317,11 +226,12 @@ def conv2d_forward_direct(xp, w, bias, out, out_h, out_w, dh, dw, groups):
                             dst[t] += wv * src[t]
             dst_plane = out[n, k]
             for oh in range(out_h):
-                dst_plane[oh * out_w:(oh + 1) * out_w] = wide[oh * width:oh * width + out_w]
+                _copy(dst_plane[oh * out_w:(oh + 1) * out_w], wide[oh * width:oh * width + out_w])
 
 
-@njit(parallel=True, cache=True)
-def conv2d_backward_input(blas, grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+@njit(nogil=True, cache=True)
+def conv2d_backward_input(part, parts, blas, grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w, sh, sw, dh, dw,
+                          groups):
     """dwin[p, q] = sum_k grad[k, p] * w[k, q], folded back (col2im, a scatter-add) into the channels-last grad_xh.
 
     Folding the windows back is the "wide convolution of delta with the flipped
@@ -333,10 +243,11 @@ def conv2d_backward_input(blas, grad, wt, n_ch, grad_xh, k_h, k_w, out_h, out_w,
     q_len = wt.shape[1]
     c_per_group, k_per_group = n_ch // groups, n_out // groups
     slab = _slab_len(q_len, p_len)
-    for job in prange(n_batch * groups):
+    first, stop = share(n_batch * groups, part, parts)
+    for job in range(first, stop):
         n, g = job // groups, job % groups
         grad_g = grad[n, g * k_per_group:(g + 1) * k_per_group]
-        delta = aligned_rows(slab, k_per_group, grad)  # the padding columns stay zero
+        delta = aligned_rows(slab, k_per_group, grad.dtype)  # the padding columns stay zero
         dwin = np.empty((slab, q_len), dtype=grad.dtype)
         for p0 in range(0, p_len, slab):
             p1 = min(p_len, p0 + slab)
@@ -354,22 +265,36 @@ def conv2d_backward_weight(blas, grad, xp, kernel_size, out_size, stride, dilati
     n_out = grad.shape[1]
     k_per_group, q_len = n_out // groups, xp.shape[1] // groups * kernel_size[0] * kernel_size[1]
     partial = np.empty((chunk_layout(xp.shape[0])[1], groups, q_len, k_per_group), dtype=xp.dtype)
-    _backward_weight_chunks(blas, grad, xp, partial, *kernel_size, *out_size, *stride, *dilation, groups)
+    run_parallel(_backward_weight_chunks, blas, grad, xp, partial, *kernel_size, *out_size, *stride, *dilation,
+                 groups)
     total = partial.sum(axis=0, dtype=np.float64)  # (groups, Q, Kg)
     return total.transpose(0, 2, 1).reshape(n_out, q_len).astype(xp.dtype)
 
 
-@njit(parallel=True, cache=True)
-def _backward_weight_chunks(blas, grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
+@njit(nogil=True, cache=True)
+def _backward_weight_chunks(part, parts, blas, grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh, dw,
+                            groups):
     """partial[chunk, g, q, k] = sum over the chunk's samples and positions p of col[q, p] * grad[g*Kg + k, p].
 
     The sums run along p, so slabs are long (whole output rows, about _WEIGHT_SLAB positions). The caller
     adds the chunks' partial sums in order (in float64) and transposes (Q, Kg) to (Kg, Q).
     """
+    n_chunks, groups = partial.shape[0], partial.shape[1]
+    first, stop = share(n_chunks * groups, part, parts)
+    for job in range(first, stop):
+        _backward_weight_chunk(blas, grad, xp, partial, job // groups, job % groups, k_h, k_w, out_h, out_w,
+                               sh, sw, dh, dw)
+
+
+@njit(cache=True)
+def _backward_weight_chunk(blas, grad, xp, partial, ci, g, k_h, k_w, out_h, out_w, sh, sw, dh, dw):
+    """One job of `_backward_weight_chunks`: chunk ci of the samples, group g.
+
+    """
     n_batch, width = xp.shape[0], xp.shape[3]
     _, _, q_len, k_per_group = partial.shape
-    c_per_group, p_len = q_len // (k_h * k_w), out_h * out_w
-    chunk, n_chunks = chunk_layout(n_batch)
+    c_per_group = q_len // (k_h * k_w)
+    chunk, _ = chunk_layout(n_batch)
     # With stride 1 (both ways), output rows are laid out with the padded input's pitch Wp ("wide"): a tap's column
     # is then one contiguous run of the input plane, copied in one piece; the Wp - OW extra places hold zeros
     # in both the columns and the errors.
@@ -378,40 +303,38 @@ def _backward_weight_chunks(blas, grad, xp, partial, k_h, k_w, out_h, out_w, sh,
     rows = min(out_h, max(1, _WEIGHT_SLAB // row_len))  # a slab is whole output rows of one sample,
     samples = max(1, _WEIGHT_SLAB // (out_h * row_len)) if rows == out_h else 1  # or small samples side by side
     longest = padded_length(samples * rows * row_len)
-    for job in prange(n_chunks * groups):
-        g, ci = job % groups, job // groups
-        k0 = g * k_per_group
-        acc = partial[ci, g]
-        acc[:] = 0.0
-        col_buffer = aligned_rows(1, q_len * longest, xp)[0]
-        delta_buffer = aligned_rows(1, k_per_group * longest, grad)[0]
-        for n0 in range(ci * chunk, min(n_batch, (ci + 1) * chunk), samples):
-            n1 = min(n_batch, (ci + 1) * chunk, n0 + samples)
-            for oh0 in range(0, out_h, rows):
-                oh1 = min(out_h, oh0 + rows)
-                m_one = (oh1 - oh0) * row_len
-                m = (n1 - n0) * m_one
-                pitch = padded_length(m)  # rows stay 64-byte aligned; the tail [m, pitch) must be zero
-                col = col_buffer[:q_len * pitch].reshape((q_len, pitch))
-                delta = delta_buffer[:k_per_group * pitch].reshape((k_per_group, pitch))
-                for n in range(n0, n1):
-                    base = (n - n0) * m_one
-                    for kk in range(k_per_group):
-                        src = grad[n, k0 + kk]
-                        for oh in range(oh0, oh1):
-                            at = base + (oh - oh0) * row_len
-                            delta[kk, at:at + out_w] = src[oh * out_w:(oh + 1) * out_w]
-                            delta[kk, at + out_w:at + row_len] = 0.0
-                    if wide:
-                        _unfold_columns_wide(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
-                    else:
-                        _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col,
-                                        base)
+    k0 = g * k_per_group
+    acc = partial[ci, g]
+    acc[:] = 0.0
+    col_buffer = aligned_rows(1, q_len * longest, xp.dtype)[0]
+    delta_buffer = aligned_rows(1, k_per_group * longest, grad.dtype)[0]
+    for n0 in range(ci * chunk, min(n_batch, (ci + 1) * chunk), samples):
+        n1 = min(n_batch, (ci + 1) * chunk, n0 + samples)
+        for oh0 in range(0, out_h, rows):
+            oh1 = min(out_h, oh0 + rows)
+            m_one = (oh1 - oh0) * row_len
+            m = (n1 - n0) * m_one
+            pitch = padded_length(m)  # rows stay 64-byte aligned; the tail [m, pitch) must be zero
+            col = col_buffer[:q_len * pitch].reshape((q_len, pitch))
+            delta = delta_buffer[:k_per_group * pitch].reshape((k_per_group, pitch))
+            for n in range(n0, n1):
+                base = (n - n0) * m_one
                 for kk in range(k_per_group):
-                    delta[kk, m:] = 0.0
-                for q in range(q_len):
-                    col[q, m:] = 0.0
-                gemm_nt(blas, col, delta, acc, 0, m)
+                    src = grad[n, k0 + kk]
+                    for oh in range(oh0, oh1):
+                        at = base + (oh - oh0) * row_len
+                        _copy(delta[kk, at:at + out_w], src[oh * out_w:(oh + 1) * out_w])
+                        delta[kk, at + out_w:at + row_len] = 0.0
+                if wide:
+                    _unfold_columns_wide(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
+                else:
+                    _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col,
+                                    base)
+            for kk in range(k_per_group):
+                delta[kk, m:] = 0.0
+            for q in range(q_len):
+                col[q, m:] = 0.0
+            gemm_nt(blas, col, delta, acc, 0, m)
 
 
 # ------------------------------------------------------------------------------------------------ depthwise
@@ -437,8 +360,8 @@ def _split_columns(plane, sw):
     return buf
 
 
-@njit(parallel=True, cache=True)
-def depthwise_forward(xp, w, bias, out, sh, sw, dh, dw):
+@njit(nogil=True, cache=True)
+def depthwise_forward(part, parts, xp, w, bias, out, sh, sw, dh, dw):
     """out[n, c, oh, ow] = bias[c] + sum_{i, j} w[c, 0, i, j] * xp[n, c, oh*sh + i*dh, ow*sw + j*dw].
 
     One (sample, channel) plane per job; each output row collects its kH*kW taps in order (no reassociation),
@@ -450,7 +373,8 @@ def depthwise_forward(xp, w, bias, out, sh, sw, dh, dw):
     out_h, out_w = out.shape[2], out.shape[3]
     width = xp.shape[3]
     span = (out_h - 1) * width + out_w
-    for job in prange(n_batch * n_ch):
+    first, stop = share(n_batch * n_ch, part, parts)
+    for job in range(first, stop):
         n, c = job // n_ch, job % n_ch
         dst = out[n, c]
         if sh == 1 and sw == 1:
@@ -467,7 +391,7 @@ def depthwise_forward(xp, w, bias, out, sh, sw, dh, dw):
                     for t in range(span):
                         wide[t] += wv * src[t]
             for oh in range(out_h):
-                dst[oh, :] = wide[oh * width:oh * width + out_w]
+                _copy(dst[oh], wide[oh * width:oh * width + out_w])
             continue
         buf = _split_columns(xp[n, c], sw)
         for oh in range(out_h):
@@ -482,15 +406,16 @@ def depthwise_forward(xp, w, bias, out, sh, sw, dh, dw):
                         row[ow] += wv * src[ow]
 
 
-@njit(parallel=True, cache=True)
-def depthwise_backward_input(grad, w, grad_xp, sh, sw, dh, dw):
+@njit(nogil=True, cache=True)
+def depthwise_backward_input(part, parts, grad, w, grad_xp, sh, sw, dh, dw):
     """grad_xp[n, c, oh*sh + i*dh, ow*sw + j*dw] += w[c, 0, i, j] * grad[n, c, oh, ow]: every input cell collects
     the errors of the windows that read it (chapter 6's scatter). One plane per job, added into columns split by
     remainder (`_split_columns`) and put back in place at the end; grad_xp zero on entry."""
     n_batch, n_ch, out_h, out_w = grad.shape
     k_h, k_w = w.shape[2], w.shape[3]
     height, width = grad_xp.shape[2], grad_xp.shape[3]
-    for job in prange(n_batch * n_ch):
+    first, stop = share(n_batch * n_ch, part, parts)
+    for job in range(first, stop):
         n, c = job // n_ch, job % n_ch
         src, plane = grad[n, c], grad_xp[n, c]
         if sw == 1:
@@ -513,8 +438,8 @@ def depthwise_backward_input(grad, w, grad_xp, sh, sw, dh, dw):
                         plane[h, t * sw + r] = buf[h, r, t]
 
 
-@njit(parallel=True, fastmath=_REASSOC, cache=True)
-def depthwise_backward_weight(grad, xp, grad_w, sh, sw, dh, dw):
+@njit(nogil=True, fastmath=_REASSOC, cache=True)
+def depthwise_backward_weight(part, parts, grad, xp, grad_w, sh, sw, dh, dw):
     """grad_w[c, 0, i, j] = sum_{n, oh, ow} grad[n, c, oh, ow] * xp[n, c, oh*sh + i*dh, ow*sw + j*dw].
 
     One channel per job, so a tap's whole sum is made by one thread: row by row (a dot product, which may be
@@ -524,7 +449,8 @@ def depthwise_backward_weight(grad, xp, grad_w, sh, sw, dh, dw):
     n_batch, n_ch, out_h, out_w = grad.shape
     k_h, k_w = grad_w.shape[2], grad_w.shape[3]
     zero = xp.dtype.type(0)
-    for c in prange(n_ch):
+    first, stop = share(n_ch, part, parts)
+    for c in range(first, stop):
         total = np.zeros((k_h, k_w))  # float64
         for n in range(n_batch):
             buf = _split_columns(xp[n, c], sw)

@@ -24,7 +24,10 @@ wraparound check blocks vectorization); the 24 sums are plain local variables
 on a 64-byte boundary, so every row is whole vectors with no scalar remainder.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit, types
+
+from minicnn.kernels.launch import share
+from numba.extending import overload
 
 _REASSOC = {"reassoc", "contract"}  # reorder and fuse the sums of a dot product; no other fast-math liberty
 _LANES = 16  # row lengths are padded to a multiple of this (one AVX-512 vector of float32)
@@ -37,12 +40,15 @@ def padded_length(length):
 
 
 @njit(cache=True)
-def aligned_rows(rows, length, like):
-    """Zeros of shape (rows, padded_length(length)), dtype of `like`, every row starting on a 64-byte boundary."""
+def aligned_rows(rows, length, dtype):
+    """Zeros of shape (rows, padded_length(length)) and the given dtype, every row starting on a 64-byte boundary.
+
+    (A dtype, not an array "like" this one: numba compiles a function once per argument type, and arrays of
+    every rank and layout would each cost a compilation.)
+    """
     pitch = padded_length(length)
-    spare = _ALIGN // like.itemsize
-    buffer = np.zeros(rows * pitch + spare, dtype=like.dtype)
-    start = (-buffer.ctypes.data % _ALIGN) // like.itemsize
+    buffer = np.zeros(rows * pitch + _ALIGN // 4, dtype=dtype)  # room to shift the start by up to 64 bytes
+    start = (-buffer.ctypes.data % _ALIGN) // buffer.itemsize
     return buffer[start:start + rows * pitch].reshape((rows, pitch))
 
 
@@ -118,33 +124,46 @@ def dot_rows(a, b, c, c0):
             c[i, c0 + j] += _dot(a_i, b[j])
 
 
-@njit(cache=True)
 def gemm_nt(blas, a, b, c, c0, length):
-    """c[i, c0 + j] += sum_{l < length} a[i, l] * b[j, l]: `dot_rows`, or BLAS when `blas` is not None.
+    """c[i, c0 + j] += sum_{l < length} a[i, l] * b[j, l]: BLAS when `blas` is a function, else `dot_rows`.
 
     `blas` is a ``cblas_?gemm`` of a's dtype from `minicnn.kernels.blas.gemm_for`, passed as an argument so
-    numba can cache its callers. Given None, numba compiles only the `dot_rows` branch (it prunes the other
-    at compile time), and the other way round: neither route pays for compiling the other.
-    a, b and c have rows of unit stride; the zeros past `length` (`aligned_rows`' padding) are skipped by BLAS.
+    numba can cache the kernels that call it. The choice is made when a kernel is compiled (from the type of
+    `blas`, see `_gemm_nt_for`), so each route compiles only its own product: `dot_rows`' large unrolled body
+    is compiled only on the plain route. a, b and c have rows of unit stride; BLAS skips the zeros past
+    `length` (`aligned_rows`' padding), `dot_rows` reads them.
     """
     if blas is None:
         dot_rows(a, b, c, c0)
     else:
-        m, n, size = a.shape[0], b.shape[0], a.itemsize
-        if m > 0 and n > 0 and length > 0:
-            blas(101, 111, 112, m, n, length, 1.0, a.ctypes.data, a.strides[0] // size, b.ctypes.data,
-                 b.strides[0] // size, 1.0, c.ctypes.data + c0 * size, c.strides[0] // size)
+        _blas_gemm_nt(blas, a, b, c, c0, length)
+
+
+@njit(cache=True)
+def _blas_gemm_nt(blas, a, b, c, c0, length):
+    m, n, size = a.shape[0], b.shape[0], a.itemsize
+    if m > 0 and n > 0 and length > 0:
+        blas(101, 111, 112, m, n, length, 1.0, a.ctypes.data, a.strides[0] // size, b.ctypes.data,
+             b.strides[0] // size, 1.0, c.ctypes.data + c0 * size, c.strides[0] // size)
+
+
+@overload(gemm_nt, jit_options={"cache": True})
+def _gemm_nt_for(blas, a, b, c, c0, length):
+    if isinstance(blas, types.NoneType):
+        return lambda blas, a, b, c, c0, length: dot_rows(a, b, c, c0)
+    return lambda blas, a, b, c, c0, length: _blas_gemm_nt(blas, a, b, c, c0, length)
 
 
 _ROWS_PER_JOB = 48
 
 
-@njit(parallel=True, cache=True)
-def matmul_nt(blas, a, b, c, length):
+@njit(nogil=True, cache=True)
+def matmul_nt(part, parts, blas, a, b, c, length):
     """c = a @ b.T for `aligned_rows` operands a (M, L') and b (N, L') of `length` numbers per row (the rest
     zeros); jobs are blocks of 48 rows of a."""
     m = a.shape[0]
-    for job in prange((m + _ROWS_PER_JOB - 1) // _ROWS_PER_JOB):
+    first, stop = share((m + _ROWS_PER_JOB - 1) // _ROWS_PER_JOB, part, parts)
+    for job in range(first, stop):
         r0 = job * _ROWS_PER_JOB
         r1 = min(m, r0 + _ROWS_PER_JOB)
         c[r0:r1, :] = 0.0

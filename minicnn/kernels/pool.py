@@ -1,10 +1,16 @@
-"""numba kernels for 2-D pooling over padded inputs, one (n, c) plane per prange iteration (deterministic)."""
+"""numba kernels for 2-D pooling over padded inputs, one (n, c) plane per job (deterministic).
+
+Each kernel runs its share of the jobs (`minicnn.kernels.launch`).
+"""
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from minicnn.kernels.launch import share
 
 
-@njit(parallel=True, cache=True)
-def max_pool2d_forward_indices(xp, out, indices, k_h, k_w, stride_h, stride_w, pad_h, pad_w, width):
+@njit(nogil=True, cache=True)
+def max_pool2d_forward_indices(part, parts, xp, out, indices, k_h, k_w, stride_h, stride_w, pad_h, pad_w,
+                               width):
     """out[n, c, p, q] = max of the window, and indices[n, c, p, q] its flat index into the unpadded input plane.
 
     xp is the input with pad_h, pad_w cells of -inf before its rows and columns and at least as many after
@@ -15,11 +21,12 @@ def max_pool2d_forward_indices(xp, out, indices, k_h, k_w, stride_h, stride_w, p
     branch would mispredict half the time.
     """
     if k_h == k_w == stride_h == stride_w == 2 and pad_h == pad_w == 0 and xp.shape[3] == width:
-        _max_pool_2x2_forward_indices(xp, out, indices)  # (a -inf row below is fine: it never wins)
+        _max_pool_2x2_forward_indices(part, parts, xp, out, indices)  # (a -inf row below is fine: it never wins)
         return
     n_batch, n_chan = xp.shape[0], xp.shape[1]
     out_h, out_w = out.shape[2], out.shape[3]
-    for job in prange(n_batch * n_chan):
+    first, stop = share(n_batch * n_chan, part, parts)
+    for job in range(first, stop):
         n, c = job // n_chan, job % n_chan
         plane, dst, where = xp[n, c], out[n, c], indices[n, c]
         for p in range(out_h):
@@ -41,13 +48,14 @@ def max_pool2d_forward_indices(xp, out, indices, k_h, k_w, stride_h, stride_w, p
                 where_row[q] = at
 
 
-@njit(parallel=True, cache=True)
-def _max_pool_2x2_forward_indices(x, out, indices):
+@njit(nogil=True, cache=True)
+def _max_pool_2x2_forward_indices(part, parts, x, out, indices):
     """`max_pool2d_forward_indices` for the most common case, 2x2 windows with stride 2 and no padding: the
     four cells are named, so a row of windows is one loop LLVM vectorizes (2.4x faster on one core)."""
     n_batch, n_chan, width = x.shape[0], x.shape[1], x.shape[3]
     out_h, out_w = out.shape[2], out.shape[3]
-    for job in prange(n_batch * n_chan):
+    first, stop = share(n_batch * n_chan, part, parts)
+    for job in range(first, stop):
         n, c = job // n_chan, job % n_chan
         plane, dst, where = x[n, c], out[n, c], indices[n, c]
         for p in range(out_h):
@@ -64,23 +72,25 @@ def _max_pool_2x2_forward_indices(x, out, indices):
                 where_row[q] = at
 
 
-@njit(parallel=True, cache=True)
-def max_pool2d_backward_indices(grad_out, indices, grad_x):
+@njit(nogil=True, cache=True)
+def max_pool2d_backward_indices(part, parts, grad_out, indices, grad_x):
     """grad_x[n, c].flat[indices[n, c, p, q]] += grad_out[n, c, p, q]; grad_x must be zero on entry."""
     n_batch, n_chan = grad_out.shape[0], grad_out.shape[1]
-    for job in prange(n_batch * n_chan):
+    first, stop = share(n_batch * n_chan, part, parts)
+    for job in range(first, stop):
         n, c = job // n_chan, job % n_chan
         delta, where, dst = grad_out[n, c].ravel(), indices[n, c].ravel(), grad_x[n, c].ravel()
         for t in range(delta.shape[0]):
             dst[where[t]] += delta[t]
 
 
-@njit(parallel=True, cache=True)
-def sum_pool2d_forward(xp, out, k_h, k_w, stride_h, stride_w):
+@njit(nogil=True, cache=True)
+def sum_pool2d_forward(part, parts, xp, out, k_h, k_w, stride_h, stride_w):
     """out[n, c, p, q] = sum of the window (average and L^p pooling scale it)."""
     n_batch, n_chan = xp.shape[0], xp.shape[1]
     out_h, out_w = out.shape[2], out.shape[3]
-    for job in prange(n_batch * n_chan):
+    first, stop = share(n_batch * n_chan, part, parts)
+    for job in range(first, stop):
         plane = xp[job // n_chan, job % n_chan]
         dst = out[job // n_chan, job % n_chan]
         dst[:, :] = 0.0
@@ -91,12 +101,13 @@ def sum_pool2d_forward(xp, out, k_h, k_w, stride_h, stride_w):
                         dst[p, q] += plane[p * stride_h + i, q * stride_w + j]
 
 
-@njit(parallel=True, cache=True)
-def sum_pool2d_backward(grad_out, grad_xp, k_h, k_w, stride_h, stride_w):
+@njit(nogil=True, cache=True)
+def sum_pool2d_backward(part, parts, grad_out, grad_xp, k_h, k_w, stride_h, stride_w):
     """Spread each window's error onto every cell of the window (mean pooling's upsampling, before scaling)."""
     n_batch, n_chan = grad_out.shape[0], grad_out.shape[1]
     out_h, out_w = grad_out.shape[2], grad_out.shape[3]
-    for job in prange(n_batch * n_chan):
+    first, stop = share(n_batch * n_chan, part, parts)
+    for job in range(first, stop):
         delta = grad_out[job // n_chan, job % n_chan]
         dst = grad_xp[job // n_chan, job % n_chan]
         dst[:, :] = 0.0

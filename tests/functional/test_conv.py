@@ -202,12 +202,10 @@ def is_depthwise(case):
 
 
 ROUTES = {  # route: (module constants that force it where it applies, whether it applies to a case)
-    "windows copied": (dict(_DIRECT_MAX_TAPS=0, _IN_PLACE_MAX_FILTERS=0), lambda c: not is_depthwise(c)),
-    "windows in place": (dict(_DIRECT_MAX_TAPS=0, _IN_PLACE_MAX_FILTERS=10**9),
-                         lambda c: c["groups"] == 1 and c["dilation"][1] == 1),
+    "windows copied": (dict(_DIRECT_MAX_TAPS=0), lambda c: not is_depthwise(c)),
     "shifted planes": (dict(_DIRECT_MAX_TAPS=10**9), lambda c: c["stride"] == (1, 1) and not is_depthwise(c)),
     "folding": (dict(_FULL_CORRELATION_WASTE=0.0), lambda c: not is_depthwise(c)),
-    "full correlation": (dict(_FULL_CORRELATION_WASTE=1e9),
+    "full correlation": (dict(_FULL_CORRELATION_WASTE=1e9, _FULL_CORRELATION_MIN_CHANNELS=1),
                          lambda c: c["stride"] == (1, 1) and not is_depthwise(c) and all(
                              p <= d * (k - 1) for p, d, k in zip(c["padding"], c["dilation"], c["wshape"][2:]))),
     "depthwise": ({}, is_depthwise),
@@ -304,16 +302,18 @@ def test_nan_and_inf_reach_only_the_windows_that_hold_them(monkeypatch, route, b
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, forward, grad_input", [
-    ((2, 1, 32, 32), (6, 1, 5, 5), {}, "shifted planes", "full correlation"),      # LeNet-5 C1
-    ((2, 6, 14, 14), (16, 6, 5, 5), {}, "windows copied", "full correlation"),     # LeNet-5 C3
+    ((2, 1, 32, 32), (6, 1, 5, 5), {}, "shifted planes", "folding"),      # LeNet-5 C1
+    ((2, 6, 14, 14), (16, 6, 5, 5), {}, "windows copied", "folding"),     # LeNet-5 C3
+    ((2, 16, 14, 14), (16, 16, 5, 5), {}, "windows copied", "full correlation"),
     ((2, 16, 5, 5), (120, 16, 5, 5), {}, "matrix product", "matrix product"),      # LeNet-5 C5
     ((2, 3, 227, 227), (96, 3, 11, 11), dict(stride=4), "windows copied", "folding"),  # AlexNet conv1
     ((2, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), "windows copied", "full correlation"),  # ResNet 3x3
-    ((2, 3, 32, 32), (4, 3, 5, 5), dict(stride=2), "windows in place", "folding"),  # few filters, strided
-    ((2, 6, 16, 16), (6, 3, 3, 3), dict(groups=2), "shifted planes", "full correlation"),
+    ((2, 3, 32, 32), (4, 3, 5, 5), dict(stride=2), "windows copied", "folding"),  # few filters, strided
+    ((2, 6, 16, 16), (6, 3, 3, 3), dict(groups=2), "shifted planes", "folding"),
+    ((2, 12, 16, 16), (6, 6, 3, 3), dict(groups=2), "shifted planes", "full correlation"),
     ((1, 96, 113, 113), (96, 1, 3, 3), dict(stride=2, groups=96), "depthwise", "depthwise"),  # EfficientNet
     ((1, 1152, 11, 11), (1152, 1, 5, 5), dict(groups=1152), "depthwise", "depthwise"),
-    ((2, 6, 16, 16), (12, 1, 3, 3), dict(groups=6), "shifted planes", "full correlation"),  # 2 filters per channel
+    ((2, 6, 16, 16), (12, 1, 3, 3), dict(groups=6), "shifted planes", "folding"),  # 2 filters per channel
 ])
 def test_the_plan_for_known_layers(x_shape, w_shape, kwargs, forward, grad_input):
     plan = F.conv.Convolution("conv2d", 2, np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32),
@@ -544,10 +544,10 @@ def test_conv1d_and_conv2d_match_torch_over_random_configurations(torch, case, s
 def test_kernels_are_cached_on_disk():
     from minicnn.kernels import conv as kernels
 
-    for name in ("conv2d_forward", "conv2d_forward_windows_in_place", "conv2d_forward_direct",
+    for name in ("conv2d_forward", "conv2d_forward_direct",
                  "conv2d_backward_input", "_backward_weight_chunks", "depthwise_forward", "depthwise_backward_input",
                  "depthwise_backward_weight"):
         dispatcher = getattr(kernels, name)
-        assert dispatcher._cache is not None and dispatcher.targetoptions.get("parallel"), name
+        assert dispatcher._cache is not None and dispatcher.targetoptions.get("nogil"), name
         assert type(dispatcher._cache).__name__ == "FunctionCache", name
     assert pathlib.Path(kernels.__file__).exists()

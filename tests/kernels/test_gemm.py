@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from minicnn.kernels import blas, gemm
+from minicnn.kernels.launch import run_parallel
 
 ROUTES = ["plain"] + (["blas"] if blas.gemm_for(np.float32) is not None else [])
 
@@ -16,8 +17,8 @@ def product_for(route, dtype):
 @pytest.mark.parametrize("m, n, length", [(6, 4, 16), (13, 7, 5), (1, 1, 1), (5, 3, 40), (64, 33, 576), (12, 8, 0)])
 def test_dot_rows_adds_a_times_b_transposed(dtype, m, n, length):
     rng = np.random.default_rng(m * 100 + n)
-    a = gemm.aligned_rows(m, length, np.empty(0, dtype))
-    b = gemm.aligned_rows(n, length, np.empty(0, dtype))
+    a = gemm.aligned_rows(m, length, np.dtype(dtype))
+    b = gemm.aligned_rows(n, length, np.dtype(dtype))
     a[:, :length] = rng.standard_normal((m, length))
     b[:, :length] = rng.standard_normal((n, length))
     c = rng.standard_normal((m, n + 3)).astype(dtype)
@@ -32,8 +33,8 @@ def test_dot_rows_adds_a_times_b_transposed(dtype, m, n, length):
 @pytest.mark.parametrize("m, n, length", [(6, 4, 16), (13, 7, 5), (1, 1, 1), (64, 33, 576), (12, 8, 0), (0, 3, 4)])
 def test_gemm_nt_adds_a_times_b_transposed_on_either_route(route, dtype, m, n, length):
     rng = np.random.default_rng(m * 100 + n)
-    a = gemm.aligned_rows(m, length, np.empty(0, dtype))
-    b = gemm.aligned_rows(n, length, np.empty(0, dtype))
+    a = gemm.aligned_rows(m, length, np.dtype(dtype))
+    b = gemm.aligned_rows(n, length, np.dtype(dtype))
     a[:, :length] = rng.standard_normal((m, length))
     b[:, :length] = rng.standard_normal((n, length))
     c = rng.standard_normal((m, n + 5)).astype(dtype)
@@ -46,7 +47,7 @@ def test_gemm_nt_adds_a_times_b_transposed_on_either_route(route, dtype, m, n, l
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_aligned_rows_are_zero_padded_and_aligned(dtype):
-    rows = gemm.aligned_rows(5, 17, np.empty(0, dtype))
+    rows = gemm.aligned_rows(5, 17, np.dtype(dtype))
     assert rows.shape == (5, 32) and rows.dtype == dtype and rows.flags.c_contiguous
     assert rows.ctypes.data % 64 == 0 and not rows.any()
 
@@ -54,12 +55,12 @@ def test_aligned_rows_are_zero_padded_and_aligned(dtype):
 @pytest.mark.parametrize("route", ROUTES)
 def test_matmul_nt_splits_rows_into_jobs(route):
     rng = np.random.default_rng(0)
-    a = gemm.aligned_rows(100, 30, np.empty(0))
-    b = gemm.aligned_rows(9, 30, np.empty(0))
+    a = gemm.aligned_rows(100, 30, np.dtype(np.float64))
+    b = gemm.aligned_rows(9, 30, np.dtype(np.float64))
     a[:, :30], b[:, :30] = rng.standard_normal((100, 30)), rng.standard_normal((9, 30))
     c = np.full((100, 9), np.nan)
     with blas.one_thread():
-        gemm.matmul_nt(product_for(route, np.float64), a, b, c, 30)
+        run_parallel(gemm.matmul_nt, product_for(route, np.float64), a, b, c, 30)
     np.testing.assert_allclose(c, a @ b.T, rtol=1e-12)
 
 
