@@ -6,26 +6,25 @@ multiply-adds a kernel gains little from a second thread anyway, so it runs on o
 the kernels cut the work into the same jobs whatever the thread count. The thread count is numba's
 (NUMBA_NUM_THREADS, ``numba.set_num_threads``), so one setting governs every kernel.
 """
-import contextlib
-
-import numba
-
 from minicnn.kernels.blas import one_thread
+from minicnn.kernels.launch import serial
 
 SMALL_WORK = 2_000_000
 
 
-@contextlib.contextmanager
-def threads_for(work):
+class threads_for:
     """Within the block, use one thread if `work` (multiply-adds or elements) is below SMALL_WORK, and one
     OpenBLAS thread inside each of minicnn's threads."""
-    with one_thread():
-        if work >= SMALL_WORK:
-            yield
-            return
-        previous = numba.get_num_threads()
-        numba.set_num_threads(1)
-        try:
-            yield
-        finally:
-            numba.set_num_threads(previous)
+
+    __slots__ = ("blas", "small")
+
+    def __init__(self, work):
+        self.blas, self.small = one_thread(), serial(work < SMALL_WORK)
+
+    def __enter__(self):
+        self.small.__enter__()
+        self.blas.__enter__()
+
+    def __exit__(self, *exc):
+        self.blas.__exit__(*exc)
+        self.small.__exit__(*exc)
