@@ -29,9 +29,9 @@ def main():
                         (np.ones((3, 2, 6, 6), dtype), {})):  # matrix product
             y = F.conv2d(x, w, **args)
             F.conv2d_backward(y, x, w, **args)
-        wide = np.ones((2, 10, 6, 6), dtype)  # more than 8 channels: the stride-1 input gradient by full correlation
-        F.conv2d_backward(F.conv2d(wide, np.ones((12, 10, 3, 3), dtype), padding=1), wide,
-                          np.ones((12, 10, 3, 3), dtype), padding=1)
+        wide = np.ones((2, 16, 6, 6), dtype)  # 16 channels: shifted products, input gradient by full correlation
+        F.conv2d_backward(F.conv2d(wide, np.ones((12, 16, 3, 3), dtype), padding=1), wide,
+                          np.ones((12, 16, 3, 3), dtype), padding=1)
         flat, weight = x.reshape(2, -1), np.ones((3, 72), dtype)
         F.linear_backward(F.linear(flat, weight), flat, weight)
         conv = time.perf_counter() - t

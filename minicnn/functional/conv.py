@@ -112,6 +112,7 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, *
 # ---------------------------------------------------------------------------------------------------- the plan
 # Every route computes the same sums as `minicnn.reference.conv2d`; they differ in how memory is read.
 # The thresholds were measured on LeNet-5, ResNet and VGG layers (benchmarks/run.py).
+_SHIFTED_PRODUCTS_MIN_CHANNELS = 16  # stride-1 products per tap need this many channels to sum over
 _FULL_CORRELATION_MIN_CHANNELS = 9  # the stride-1 input gradient by full correlation from this many channels
 _DIRECT_MAX_TAPS = 64  # stride-1 filters with at most this many taps (C/groups*kH*kW) skip unfolding
 _FULL_CORRELATION_WASTE = 2.0  # the input may have up to this many times the output's cells
@@ -120,6 +121,8 @@ FORWARD_ROUTES = {
     "matrix product": "the one window is the whole padded input (LeNet-5's C5), so Y = X W^T",
     "shifted planes": "stride 1 and few taps per filter (LeNet-5's C1): one multiply-add per tap over the "
                       "shifted input plane, no unfolding",
+    "shifted products": "stride 1 and many channels: one BLAS product per tap, of the weights with the "
+                        "shifted input planes read where they lie (implicit GEMM), no windows copied",
     "windows copied": "windows copied out in cache-sized slabs (im2col), shared by many filters, then one "
                       "matrix product per slab",
     "depthwise": "one filter per channel (groups = C = K > 1, MobileNet/EfficientNet): each output plane is "
@@ -161,6 +164,8 @@ def _plan(x_shape, w_shape, geo, groups):
         return ConvPlan("depthwise", "depthwise", f"groups = C = K = {groups}: one {k_h}x{k_w} filter per channel")
     if geo.stride == (1, 1) and taps <= _DIRECT_MAX_TAPS:
         forward, why = "shifted planes", f"stride 1 and {taps} <= {_DIRECT_MAX_TAPS} taps per filter"
+    elif geo.stride == (1, 1) and c_per_group >= _SHIFTED_PRODUCTS_MIN_CHANNELS and _blas.gemm_for("f4") is not None:
+        forward, why = "shifted products", f"stride 1 and {c_per_group} channels per group to sum over"
     else:
         forward, why = "windows copied", f"{n_out} filters share each copied window"
     grad_input, why_grad = "folding", "stride > 1" if geo.stride != (1, 1) else "the full correlation does not apply"
@@ -388,6 +393,16 @@ def _forward_shifted_planes(x4, w4, bias, geo, groups):
     return out
 
 
+def _forward_shifted_products(x4, w4, bias, geo, groups):
+    """Per tap (i, j), the (K/g, C/g) weight slice times the input planes shifted by (i*dh, j*dw)."""
+    n_out, c_per_group, k_h, k_w = w4.shape
+    out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
+    w_taps = np.ascontiguousarray(w4.transpose(2, 3, 0, 1)).reshape(k_h * k_w, n_out, c_per_group)
+    run_parallel(_kernels.conv2d_forward_shifted_products, _blas.gemm_for(x4.dtype), _pad(x4, geo), w_taps,
+                 bias, out, k_h, k_w, *geo.out_size, *geo.dilation, groups)
+    return out
+
+
 def _forward_windows_copied(x4, w4, bias, geo, groups):
     n_out, _, k_h, k_w = w4.shape
     out = np.empty((x4.shape[0], n_out, geo.out_size[0] * geo.out_size[1]), dtype=x4.dtype)
@@ -448,7 +463,7 @@ def _grad_input_depthwise(grad, w4, x_shape, geo, groups):
 
 
 _FORWARD = {"matrix product": _forward_matrix_product, "shifted planes": _forward_shifted_planes,
-            "windows copied": _forward_windows_copied,
+            "windows copied": _forward_windows_copied, "shifted products": _forward_shifted_products,
             "depthwise": _forward_depthwise}
 _GRAD_INPUT = {"matrix product": _grad_input_matrix_product, "full correlation": _grad_input_full_correlation,
                "folding": _grad_input_folding, "depthwise": _grad_input_depthwise}

@@ -196,6 +196,47 @@ def conv2d_forward(part, parts, blas, xh, n_ch, w, bias, out, k_h, k_w, out_h, o
 
 
 @njit(nogil=True, cache=True)
+def conv2d_forward_shifted_products(part, parts, blas, xp, w_taps, bias, out, k_h, k_w, out_h, out_w, dh, dw,
+                                    groups):
+    """Stride-1 forward as kH*kW BLAS products per sample, reading the input where it lies (implicit GEMM):
+
+        Y_wide[k, t] = b[k] + sum_{i, j} sum_c W[k, c, i, j] * Xflat[c, t + i*dh*Wp + j*dw],   t < span
+
+    Over the padded row pitch Wp, the cells that tap (i, j) reads for a run of output rows are one contiguous
+    run of every flattened input plane, so the tap is one product of the (Kg, Cg) weight slice
+    w_taps[i*kW + j] with Cg rows of the input, each Hp*Wp apart: no window is copied. The Wp - OW places
+    between output rows are computed and dropped; each kept output reads exactly its own window. Output rows
+    are taken in slabs whose Kg x slab block of sums stays in cache across the taps. `blas` must not be None.
+    """
+    n_batch, n_ch, height, width = xp.shape
+    n_out, c_per_group = w_taps.shape[1], w_taps.shape[2]
+    k_per_group, plane, size = n_out // groups, height * width, xp.itemsize
+    rows = min(out_h, max(1, _SLAB_FLOATS // (k_per_group * width)))
+    wide = np.empty(k_per_group * rows * width, dtype=xp.dtype)
+    first, stop = share(n_batch * groups, part, parts)
+    for job in range(first, stop):
+        n, g = job // groups, job % groups
+        k0 = g * k_per_group
+        origin = xp.ctypes.data + (n * n_ch + g * c_per_group) * plane * size
+        for oh0 in range(0, out_h, rows):
+            oh1 = min(out_h, oh0 + rows)
+            span = (oh1 - oh0 - 1) * width + out_w
+            block = wide[:k_per_group * span].reshape((k_per_group, span))
+            for kk in range(k_per_group):
+                block[kk, :] = bias[k0 + kk]
+            for i in range(k_h):
+                for j in range(k_w):
+                    start = (oh0 + i * dh) * width + j * dw
+                    blas(101, 111, 111, k_per_group, span, c_per_group, 1.0,
+                         w_taps[i * k_w + j, k0:].ctypes.data, c_per_group, origin + start * size, plane,
+                         1.0, block.ctypes.data, span)
+            for kk in range(k_per_group):
+                dst, src = out[n, k0 + kk], block[kk]
+                for oh in range(oh0, oh1):
+                    _copy(dst[oh * out_w:(oh + 1) * out_w], src[(oh - oh0) * width:(oh - oh0) * width + out_w])
+
+
+@njit(nogil=True, cache=True)
 def conv2d_forward_direct(part, parts, xp, w, bias, out, out_h, out_w, dh, dw, groups):
     """Stride-1 forward without unfolding, for few taps per filter (LeNet's C1: 1 channel, 5x5).
 

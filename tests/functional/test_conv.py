@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import minicnn.functional as F
 from minicnn import reference as R
+from minicnn.kernels import blas
 
 MODES = ["valid", "full", "same"]
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
@@ -201,8 +202,13 @@ def is_depthwise(case):
     return case["groups"] > 1 and case["wshape"][:2] == (case["groups"], 1)
 
 
+HAVE_BLAS = blas.gemm_for(np.float32) is not None  # the "shifted products" route needs numpy's BLAS
+
+
 ROUTES = {  # route: (module constants that force it where it applies, whether it applies to a case)
-    "windows copied": (dict(_DIRECT_MAX_TAPS=0), lambda c: not is_depthwise(c)),
+    "windows copied": (dict(_DIRECT_MAX_TAPS=0, _SHIFTED_PRODUCTS_MIN_CHANNELS=10**9), lambda c: not is_depthwise(c)),
+    "shifted products": (dict(_DIRECT_MAX_TAPS=0, _SHIFTED_PRODUCTS_MIN_CHANNELS=1),
+                         lambda c: c["stride"] == (1, 1) and not is_depthwise(c) and HAVE_BLAS),
     "shifted planes": (dict(_DIRECT_MAX_TAPS=10**9), lambda c: c["stride"] == (1, 1) and not is_depthwise(c)),
     "folding": (dict(_FULL_CORRELATION_WASTE=0.0), lambda c: not is_depthwise(c)),
     "full correlation": (dict(_FULL_CORRELATION_WASTE=1e9, _FULL_CORRELATION_MIN_CHANNELS=1),
@@ -262,8 +268,6 @@ def test_every_route_matches_reference(monkeypatch, route, case):
 def test_the_plain_product_agrees_too(monkeypatch, route, case):
     """Without a BLAS beside numpy (or with MINICNN_BLAS=0) the routes multiply with minicnn's own numba product
     (`minicnn.kernels.gemm.dot_rows`): the plain route that runs on any CPU must agree with the loops as well."""
-    from minicnn.kernels import blas
-
     monkeypatch.setattr(blas, "_FUNCTIONS", None)
     assert blas.gemm_for(np.float32) is None
     force_route(monkeypatch, route)
@@ -304,10 +308,11 @@ def test_nan_and_inf_reach_only_the_windows_that_hold_them(monkeypatch, route, b
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, forward, grad_input", [
     ((2, 1, 32, 32), (6, 1, 5, 5), {}, "shifted planes", "folding"),      # LeNet-5 C1
     ((2, 6, 14, 14), (16, 6, 5, 5), {}, "windows copied", "folding"),     # LeNet-5 C3
-    ((2, 16, 14, 14), (16, 16, 5, 5), {}, "windows copied", "full correlation"),
+    ((2, 16, 14, 14), (16, 16, 5, 5), {}, "shifted products" if HAVE_BLAS else "windows copied", "full correlation"),
     ((2, 16, 5, 5), (120, 16, 5, 5), {}, "matrix product", "matrix product"),      # LeNet-5 C5
     ((2, 3, 227, 227), (96, 3, 11, 11), dict(stride=4), "windows copied", "folding"),  # AlexNet conv1
-    ((2, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), "windows copied", "full correlation"),  # ResNet 3x3
+    ((2, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), "shifted products" if HAVE_BLAS else "windows copied",
+     "full correlation"),  # ResNet 3x3
     ((2, 3, 32, 32), (4, 3, 5, 5), dict(stride=2), "windows copied", "folding"),  # few filters, strided
     ((2, 6, 16, 16), (6, 3, 3, 3), dict(groups=2), "shifted planes", "folding"),
     ((2, 12, 16, 16), (6, 6, 3, 3), dict(groups=2), "shifted planes", "full correlation"),
@@ -544,7 +549,7 @@ def test_conv1d_and_conv2d_match_torch_over_random_configurations(torch, case, s
 def test_kernels_are_cached_on_disk():
     from minicnn.kernels import conv as kernels
 
-    for name in ("conv2d_forward", "conv2d_forward_direct",
+    for name in ("conv2d_forward", "conv2d_forward_direct", "conv2d_forward_shifted_products",
                  "conv2d_backward_input", "_backward_weight_chunks", "depthwise_forward", "depthwise_backward_input",
                  "depthwise_backward_weight"):
         dispatcher = getattr(kernels, name)
