@@ -225,6 +225,12 @@ def bench_lenet(rounds):
           + (f", torch {epoch[1]:.1f} s" if len(epoch) > 1 else ""))
 
 
+def mnist1d_model(module):
+    return module.Sequential(module.Conv1d(1, 25, 5, stride=2, padding=1), module.ReLU(),
+                             module.Conv1d(25, 25, 3, 2, 1), module.ReLU(), module.Conv1d(25, 25, 3, 2, 1),
+                             module.ReLU(), module.Flatten(), module.Linear(125, 10))
+
+
 def bench_mnist1d(rounds, steps=3000):
     print(f"\n# MNIST-1D CNN training loop: Adam lr 1e-2, batch 100, {steps} steps (the network chapter's setup)")
     from minicnn.data import batches, load_mnist1d
@@ -234,8 +240,7 @@ def bench_mnist1d(rounds, steps=3000):
 
     def ours():
         mrandom.manual_seed(0)
-        model = nn.Sequential(nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(), nn.Conv1d(25, 25, 3, 2, 1),
-                              nn.ReLU(), nn.Conv1d(25, 25, 3, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(125, 10))
+        model = mnist1d_model(nn)
         loss_fn, opt = nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2)
         rng, step = np.random.default_rng(0), 0
         while step < steps:
@@ -254,10 +259,8 @@ def bench_mnist1d(rounds, steps=3000):
 
         def theirs():
             torch.manual_seed(0)
-            T = torch.nn
-            model = T.Sequential(T.Conv1d(1, 25, 5, stride=2, padding=1), T.ReLU(), T.Conv1d(25, 25, 3, 2, 1),
-                                 T.ReLU(), T.Conv1d(25, 25, 3, 2, 1), T.ReLU(), T.Flatten(), T.Linear(125, 10))
-            loss_fn, opt = T.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=1e-2)
+            model = mnist1d_model(torch.nn)
+            loss_fn, opt = torch.nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=1e-2)
             rng, step = np.random.default_rng(0), 0
             while step < steps:
                 for index in np.array_split(rng.permutation(len(x)), len(x) // 100):
@@ -271,6 +274,47 @@ def bench_mnist1d(rounds, steps=3000):
 
         fns.append(theirs)
     report("MNIST-1D training loop", *best_of(rounds, *fns))
+
+def bench_profile(rounds, steps=300):
+    """Where a small network's training step spends its time: cProfile over MNIST-1D steps (batch 100)."""
+    import cProfile
+    import pstats
+
+    from minicnn.data import load_mnist1d
+
+    print(f"\n# profile of {steps} MNIST-1D training steps (batch 100, Adam): where a step's time goes")
+    data = load_mnist1d()
+    x, y = data["x"][:100, None, :], data["y"][:100]
+    mrandom.manual_seed(0)
+    model, loss_fn = mnist1d_model(nn), nn.CrossEntropyLoss()
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+
+    def step():
+        loss_fn(model(x), y)
+        opt.zero_grad()
+        model.backward(loss_fn.backward(), input_grad=False)
+        opt.step()
+
+    for _ in range(20):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    plain = (time.perf_counter() - start) / steps
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(steps):
+        step()
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    print(f"one step: {plain * 1e6:.0f} us without the profiler; the functions taking most of it (own time, "
+          f"the profiler's overhead included):")
+    rows = sorted(stats.items(), key=lambda item: -item[1][2])[:14]
+    for (path, line, name), (_, calls, own, total, _) in rows:
+        where = os.path.basename(path) if path != "~" else "builtin"
+        print(f"  {own / steps * 1e6:7.1f} us own, {total / steps * 1e6:7.1f} us with callees, "
+              f"{calls / steps:5.1f} calls per step  {where}:{name}")
+
 
 # ----------------------------------------------------------------------------------------------- cold start
 FIRST_CALLS = {  # op: code run after `x` (float NCHW batch), `w`, `np` and `F` exist; timed in a fresh process
@@ -351,7 +395,7 @@ def cpu_description():
 
 
 SECTIONS = {"conv": bench_conv, "depthwise": bench_depthwise, "pool": bench_pool_bn, "lenet": bench_lenet,
-            "mnist1d": bench_mnist1d, "coldstart": bench_coldstart}
+            "mnist1d": bench_mnist1d, "profile": bench_profile, "coldstart": bench_coldstart}
 ISA_SETTINGS = {  # --isa: environment for numba's code generation, PyTorch's kernels and oneDNN's JIT
     "avx2": dict(NUMBA_CPU_NAME="haswell", ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2",
                  OPENBLAS_CORETYPE="Haswell"),

@@ -173,26 +173,46 @@ def _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base
 
 @njit(nogil=True, cache=True)
 def conv2d_forward(part, parts, blas, xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
-    """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job, windows copied out.
+    """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], windows copied out, one product per slab of windows.
 
     xh is channels-last; w is (K, Q) padded with zeros to `aligned_rows`' row length, in tap order (i, j, c).
+    A job is one group of one sample, or of several samples when a sample has fewer windows than a slab
+    holds (MNIST-1D's layers have 10-20): their windows share one product, which then goes to each sample's
+    rows of out (a product's fixed cost is paid once per slab, not once per sample).
     """
     n_batch, n_out = xh.shape[0], w.shape[0]
     c_per_group, k_per_group, p_len = n_ch // groups, n_out // groups, out_h * out_w
     q_len = c_per_group * k_h * k_w
     slab = _slab_len(q_len, p_len)
-    first, stop = share(n_batch * groups, part, parts)
+    per_job = max(1, slab // p_len)  # samples per job
+    win = aligned_rows(max(slab, per_job * p_len), q_len, xh.dtype)  # one buffer per part; padding stays zero
+    together = np.empty((k_per_group, per_job * p_len), dtype=xh.dtype)
+    sample_jobs = (n_batch + per_job - 1) // per_job
+    first, stop = share(sample_jobs * groups, part, parts)
     for job in range(first, stop):
-        n, g = job // groups, job % groups
+        n0, g = job // groups * per_job, job % groups
+        n1 = min(n_batch, n0 + per_job)
         k0 = g * k_per_group
-        w_g, out_g = w[k0:k0 + k_per_group], out[n, k0:k0 + k_per_group]
+        w_g = w[k0:k0 + k_per_group]
+        if per_job == 1:
+            out_g = out[n0, k0:k0 + k_per_group]
+            for kk in range(k_per_group):
+                out_g[kk, :] = bias[k0 + kk]
+            for p0 in range(0, p_len, slab):
+                p1 = min(p_len, p0 + slab)
+                _unfold_windows(xh, n_ch, n0, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len)
+                gemm_nt(blas, w_g, win[:p1 - p0], out_g, p0, q_len)
+            continue
+        for n in range(n0, n1):
+            _unfold_windows(xh, n_ch, n, g * c_per_group, 0, p_len, k_h, k_w, out_w, sh, sw, dh, dw,
+                            win[(n - n0) * p_len:], q_len)
+        block = together[:, :(n1 - n0) * p_len]
         for kk in range(k_per_group):
-            out_g[kk, :] = bias[k0 + kk]
-        win = aligned_rows(slab, q_len, xh.dtype)  # the padding columns stay zero
-        for p0 in range(0, p_len, slab):
-            p1 = min(p_len, p0 + slab)
-            _unfold_windows(xh, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len)
-            gemm_nt(blas, w_g, win[:p1 - p0], out_g, p0, q_len)
+            block[kk, :] = bias[k0 + kk]
+        gemm_nt(blas, w_g, win[:(n1 - n0) * p_len], block, 0, q_len)
+        for n in range(n0, n1):
+            for kk in range(k_per_group):
+                _copy(out[n, k0 + kk], block[kk, (n - n0) * p_len:(n - n0 + 1) * p_len])
 
 
 @njit(nogil=True, cache=True)
@@ -284,12 +304,12 @@ def conv2d_backward_input(part, parts, blas, grad, wt, n_ch, grad_xh, k_h, k_w, 
     q_len = wt.shape[1]
     c_per_group, k_per_group = n_ch // groups, n_out // groups
     slab = _slab_len(q_len, p_len)
+    delta = aligned_rows(slab, k_per_group, grad.dtype)  # buffers for all the part's jobs; padding stays zero
+    dwin = np.empty((slab, q_len), dtype=grad.dtype)
     first, stop = share(n_batch * groups, part, parts)
     for job in range(first, stop):
         n, g = job // groups, job % groups
         grad_g = grad[n, g * k_per_group:(g + 1) * k_per_group]
-        delta = aligned_rows(slab, k_per_group, grad.dtype)  # the padding columns stay zero
-        dwin = np.empty((slab, q_len), dtype=grad.dtype)
         for p0 in range(0, p_len, slab):
             p1 = min(p_len, p0 + slab)
             for p in range(p1 - p0):
@@ -318,22 +338,11 @@ def _backward_weight_chunks(part, parts, blas, grad, xp, partial, k_h, k_w, out_
     """partial[chunk, g, q, k] = sum over the chunk's samples and positions p of col[q, p] * grad[g*Kg + k, p].
 
     The sums run along p, so slabs are long (whole output rows, about _WEIGHT_SLAB positions). The caller
-    adds the chunks' partial sums in order (in float64) and transposes (Q, Kg) to (Kg, Q).
-    """
-    n_chunks, groups = partial.shape[0], partial.shape[1]
-    first, stop = share(n_chunks * groups, part, parts)
-    for job in range(first, stop):
-        _backward_weight_chunk(blas, grad, xp, partial, job // groups, job % groups, k_h, k_w, out_h, out_w,
-                               sh, sw, dh, dw)
-
-
-@njit(cache=True)
-def _backward_weight_chunk(blas, grad, xp, partial, ci, g, k_h, k_w, out_h, out_w, sh, sw, dh, dw):
-    """One job of `_backward_weight_chunks`: chunk ci of the samples, group g.
-
+    adds the chunks' partial sums in order (in float64) and transposes (Q, Kg) to (Kg, Q). A job is one chunk
+    of samples and one group.
     """
     n_batch, width = xp.shape[0], xp.shape[3]
-    _, _, q_len, k_per_group = partial.shape
+    n_chunks, _, q_len, k_per_group = partial.shape
     c_per_group = q_len // (k_h * k_w)
     chunk, _ = chunk_layout(n_batch)
     # With stride 1 (both ways), output rows are laid out with the padded input's pitch Wp ("wide"): a tap's column
@@ -344,38 +353,41 @@ def _backward_weight_chunk(blas, grad, xp, partial, ci, g, k_h, k_w, out_h, out_
     rows = min(out_h, max(1, _WEIGHT_SLAB // row_len))  # a slab is whole output rows of one sample,
     samples = max(1, _WEIGHT_SLAB // (out_h * row_len)) if rows == out_h else 1  # or small samples side by side
     longest = padded_length(samples * rows * row_len)
-    k0 = g * k_per_group
-    acc = partial[ci, g]
-    acc[:] = 0.0
     col_buffer = aligned_rows(1, q_len * longest, xp.dtype)[0]
     delta_buffer = aligned_rows(1, k_per_group * longest, grad.dtype)[0]
-    for n0 in range(ci * chunk, min(n_batch, (ci + 1) * chunk), samples):
-        n1 = min(n_batch, (ci + 1) * chunk, n0 + samples)
-        for oh0 in range(0, out_h, rows):
-            oh1 = min(out_h, oh0 + rows)
-            m_one = (oh1 - oh0) * row_len
-            m = (n1 - n0) * m_one
-            pitch = padded_length(m)  # rows stay 64-byte aligned; the tail [m, pitch) must be zero
-            col = col_buffer[:q_len * pitch].reshape((q_len, pitch))
-            delta = delta_buffer[:k_per_group * pitch].reshape((k_per_group, pitch))
-            for n in range(n0, n1):
-                base = (n - n0) * m_one
+    first, stop = share(n_chunks * groups, part, parts)
+    for job in range(first, stop):
+        ci, g = job // groups, job % groups
+        k0 = g * k_per_group
+        acc = partial[ci, g]
+        acc[:] = 0.0
+        for n0 in range(ci * chunk, min(n_batch, (ci + 1) * chunk), samples):
+            n1 = min(n_batch, (ci + 1) * chunk, n0 + samples)
+            for oh0 in range(0, out_h, rows):
+                oh1 = min(out_h, oh0 + rows)
+                m_one = (oh1 - oh0) * row_len
+                m = (n1 - n0) * m_one
+                pitch = padded_length(m)  # rows stay 64-byte aligned; the tail [m, pitch) must be zero
+                col = col_buffer[:q_len * pitch].reshape((q_len, pitch))
+                delta = delta_buffer[:k_per_group * pitch].reshape((k_per_group, pitch))
+                for n in range(n0, n1):
+                    base = (n - n0) * m_one
+                    for kk in range(k_per_group):
+                        src = grad[n, k0 + kk]
+                        for oh in range(oh0, oh1):
+                            at = base + (oh - oh0) * row_len
+                            _copy(delta[kk, at:at + out_w], src[oh * out_w:(oh + 1) * out_w])
+                            delta[kk, at + out_w:at + row_len] = 0.0
+                    if wide:
+                        _unfold_columns_wide(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
+                    else:
+                        _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col,
+                                        base)
                 for kk in range(k_per_group):
-                    src = grad[n, k0 + kk]
-                    for oh in range(oh0, oh1):
-                        at = base + (oh - oh0) * row_len
-                        _copy(delta[kk, at:at + out_w], src[oh * out_w:(oh + 1) * out_w])
-                        delta[kk, at + out_w:at + row_len] = 0.0
-                if wide:
-                    _unfold_columns_wide(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
-                else:
-                    _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col,
-                                    base)
-            for kk in range(k_per_group):
-                delta[kk, m:] = 0.0
-            for q in range(q_len):
-                col[q, m:] = 0.0
-            gemm_nt(blas, col, delta, acc, 0, m)
+                    delta[kk, m:] = 0.0
+                for q in range(q_len):
+                    col[q, m:] = 0.0
+                gemm_nt(blas, col, delta, acc, 0, m)
 
 
 # ------------------------------------------------------------------------------------------------ depthwise
