@@ -173,46 +173,26 @@ def _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base
 
 @njit(nogil=True, cache=True)
 def conv2d_forward(part, parts, blas, xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
-    """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], windows copied out, one product per slab of windows.
+    """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job, windows copied out.
 
     xh is channels-last; w is (K, Q) padded with zeros to `aligned_rows`' row length, in tap order (i, j, c).
-    A job is one group of one sample, or of several samples when a sample has fewer windows than a slab
-    holds (MNIST-1D's layers have 10-20): their windows share one product, which then goes to each sample's
-    rows of out (a product's fixed cost is paid once per slab, not once per sample).
     """
     n_batch, n_out = xh.shape[0], w.shape[0]
     c_per_group, k_per_group, p_len = n_ch // groups, n_out // groups, out_h * out_w
     q_len = c_per_group * k_h * k_w
     slab = _slab_len(q_len, p_len)
-    per_job = max(1, slab // p_len)  # samples per job
-    win = aligned_rows(max(slab, per_job * p_len), q_len, xh.dtype)  # one buffer per part; padding stays zero
-    together = np.empty((k_per_group, per_job * p_len), dtype=xh.dtype)
-    sample_jobs = (n_batch + per_job - 1) // per_job
-    first, stop = share(sample_jobs * groups, part, parts)
+    win = aligned_rows(slab, q_len, xh.dtype)  # one buffer for all the part's jobs; its padding columns stay zero
+    first, stop = share(n_batch * groups, part, parts)
     for job in range(first, stop):
-        n0, g = job // groups * per_job, job % groups
-        n1 = min(n_batch, n0 + per_job)
+        n, g = job // groups, job % groups
         k0 = g * k_per_group
-        w_g = w[k0:k0 + k_per_group]
-        if per_job == 1:
-            out_g = out[n0, k0:k0 + k_per_group]
-            for kk in range(k_per_group):
-                out_g[kk, :] = bias[k0 + kk]
-            for p0 in range(0, p_len, slab):
-                p1 = min(p_len, p0 + slab)
-                _unfold_windows(xh, n_ch, n0, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len)
-                gemm_nt(blas, w_g, win[:p1 - p0], out_g, p0, q_len)
-            continue
-        for n in range(n0, n1):
-            _unfold_windows(xh, n_ch, n, g * c_per_group, 0, p_len, k_h, k_w, out_w, sh, sw, dh, dw,
-                            win[(n - n0) * p_len:], q_len)
-        block = together[:, :(n1 - n0) * p_len]
+        w_g, out_g = w[k0:k0 + k_per_group], out[n, k0:k0 + k_per_group]
         for kk in range(k_per_group):
-            block[kk, :] = bias[k0 + kk]
-        gemm_nt(blas, w_g, win[:(n1 - n0) * p_len], block, 0, q_len)
-        for n in range(n0, n1):
-            for kk in range(k_per_group):
-                _copy(out[n, k0 + kk], block[kk, (n - n0) * p_len:(n - n0 + 1) * p_len])
+            out_g[kk, :] = bias[k0 + kk]
+        for p0 in range(0, p_len, slab):
+            p1 = min(p_len, p0 + slab)
+            _unfold_windows(xh, n_ch, n, g * c_per_group, p0, p1, k_h, k_w, out_w, sh, sw, dh, dw, win, q_len)
+            gemm_nt(blas, w_g, win[:p1 - p0], out_g, p0, q_len)
 
 
 @njit(nogil=True, cache=True)
