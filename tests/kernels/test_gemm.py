@@ -9,29 +9,15 @@ from minicnn.kernels.launch import run_parallel
 ROUTES = ["plain"] + (["blas"] if blas.gemm_for(np.float32) is not None else [])
 
 
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-4), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
 def product_for(route, dtype):
     return None if route == "plain" else blas.gemm_for(dtype)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m, n, length", [(6, 4, 16), (13, 7, 5), (1, 1, 1), (5, 3, 40), (64, 33, 576), (12, 8, 0)])
-def test_dot_rows_adds_a_times_b_transposed(dtype, m, n, length):
-    rng = np.random.default_rng(m * 100 + n)
-    a = gemm.aligned_rows(m, length, np.dtype(dtype))
-    b = gemm.aligned_rows(n, length, np.dtype(dtype))
-    a[:, :length] = rng.standard_normal((m, length))
-    b[:, :length] = rng.standard_normal((n, length))
-    c = rng.standard_normal((m, n + 3)).astype(dtype)
-    want = c.copy()
-    want[:, 3:] += a @ b.T
-    gemm.dot_rows(a, b, c, 3)
-    np.testing.assert_allclose(c, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-4 if dtype == np.float32 else 1e-12)
-
-
-@pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m, n, length", [(6, 4, 16), (13, 7, 5), (1, 1, 1), (64, 33, 576), (12, 8, 0), (0, 3, 4)])
-def test_gemm_nt_adds_a_times_b_transposed_on_either_route(route, dtype, m, n, length):
+def operands(m, n, length, dtype):
+    """Aligned, zero-padded a (m, length) and b (n, length), c (m, n + 5) and the expected c + [0 | a b^T | 0]."""
     rng = np.random.default_rng(m * 100 + n)
     a = gemm.aligned_rows(m, length, np.dtype(dtype))
     b = gemm.aligned_rows(n, length, np.dtype(dtype))
@@ -40,9 +26,25 @@ def test_gemm_nt_adds_a_times_b_transposed_on_either_route(route, dtype, m, n, l
     c = rng.standard_normal((m, n + 5)).astype(dtype)
     want = c.copy()
     want[:, 3:3 + n] += a @ b.T
+    return a, b, c, want
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m, n, length", [(6, 4, 16), (13, 7, 5), (1, 1, 1), (5, 3, 40), (64, 33, 576), (12, 8, 0)])
+def test_dot_rows_adds_a_times_b_transposed(dtype, m, n, length):
+    a, b, c, want = operands(m, n, length, dtype)
+    gemm.dot_rows(a, b, c, 3)
+    np.testing.assert_allclose(c, want, **TOL[dtype])
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m, n, length", [(6, 4, 16), (13, 7, 5), (1, 1, 1), (64, 33, 576), (12, 8, 0), (0, 3, 4)])
+def test_gemm_nt_adds_a_times_b_transposed_on_either_route(route, dtype, m, n, length):
+    a, b, c, want = operands(m, n, length, dtype)
     with blas.one_thread():
         gemm.gemm_nt(product_for(route, dtype), a, b, c, 3, length)
-    np.testing.assert_allclose(c, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-4 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(c, want, **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
