@@ -556,3 +556,29 @@ def test_kernels_are_cached_on_disk():
         assert dispatcher._cache is not None and dispatcher.targetoptions.get("nogil"), name
         assert type(dispatcher._cache).__name__ == "FunctionCache", name
     assert pathlib.Path(kernels.__file__).exists()
+
+
+def test_the_plain_route_on_a_cpu_without_vector_extensions(tmp_path):
+    """Code generated for a CPU with no SIMD extensions (NUMBA_CPU_NAME=generic, what numba would do on an unknown
+    CPU) and without BLAS (MINICNN_BLAS=0): the routes still agree with the loops. A fresh process and cache."""
+    script = """
+import numpy as np, minicnn.functional as F
+from minicnn import reference as R
+from minicnn.kernels import blas
+assert blas.gemm_for(np.float64) is None
+rng = np.random.default_rng(3)
+for xs, ws, args in [((3, 4, 9, 8), (6, 2, 3, 3), dict(stride=(2, 1), padding=1, groups=2)),
+                     ((2, 12, 7, 7), (20, 12, 3, 3), dict(padding=1)),
+                     ((2, 3, 6, 6), (3, 1, 3, 3), dict(groups=3))]:
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    y = F.conv2d(x, w, **args)
+    np.testing.assert_allclose(y, R.conv2d(x, w, **args), rtol=1e-10, atol=1e-10)
+    g = rng.standard_normal(y.shape)
+    for got, want in zip(F.conv2d_backward(g, x, w, **args), R.conv2d_backward(g, x, w, **args)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+print("ok")
+"""
+    env = dict(os.environ, NUMBA_CPU_NAME="generic", MINICNN_BLAS="0", NUMBA_CACHE_DIR=str(tmp_path))
+    env.pop("NUMBA_CPU_FEATURES", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
