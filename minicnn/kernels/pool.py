@@ -38,12 +38,12 @@ def max_pool2d_forward_indices(part, parts, xp, out, indices, k_h, k_w, stride_h
                 at = (max(top, pad_h) - pad_h) * width + max(left, pad_w) - pad_w
                 for i in range(k_h):
                     row = plane[top + i, left:left + k_w]
-                    first = (top + i - pad_h) * width + left - pad_w
+                    row_start = (top + i - pad_h) * width + left - pad_w
                     for j in range(k_w):
                         v = row[j]
                         better = (v > best) | (v != v)
                         best = v if better else best
-                        at = first + j if better else at
+                        at = row_start + j if better else at
                 dst_row[q] = best
                 where_row[q] = at
 
@@ -60,11 +60,11 @@ def _max_pool_2x2_forward_indices(part, parts, x, out, indices):
         plane, dst, where = x[n, c], out[n, c], indices[n, c]
         for p in range(out_h):
             upper, lower, dst_row, where_row = plane[2 * p], plane[2 * p + 1], dst[p], where[p]
-            first = 2 * p * width
+            row_start = 2 * p * width
             for q in range(out_w):
-                best, at = upper[2 * q], first + 2 * q
-                for v, cell in ((upper[2 * q + 1], first + 2 * q + 1), (lower[2 * q], first + width + 2 * q),
-                                (lower[2 * q + 1], first + width + 2 * q + 1)):
+                best, at = upper[2 * q], row_start + 2 * q
+                for v, cell in ((upper[2 * q + 1], row_start + 2 * q + 1), (lower[2 * q], row_start + width + 2 * q),
+                                (lower[2 * q + 1], row_start + width + 2 * q + 1)):
                     better = (v > best) | (v != v)
                     best = v if better else best
                     at = cell if better else at
