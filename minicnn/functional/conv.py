@@ -496,11 +496,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Notes
     -----
     `minicnn.reference.conv2d` computes the formula above with four plain loops; read it first.
-    This function computes the same sums by one of four routes, chosen from the shapes alone
+    This function computes the same sums by one of five routes, chosen from the shapes alone
     (`ConvPlan`, see `FORWARD_ROUTES`): a matrix product when one window covers the whole input,
-    shifted planes for stride 1 with few taps, windows read in place for few filters, windows
-    copied out (im2col) otherwise. ``Convolution("conv2d", 2, x, weight, ...).plan`` tells which
-    runs and why; the tests force each route and compare it with the reference.
+    shifted planes for stride 1 with few taps, one BLAS product per tap on the shifted input
+    ("shifted products") for stride 1 with many channels, a plane-by-plane loop for depthwise
+    filters, windows copied out (im2col) otherwise. ``Convolution("conv2d", 2, x, weight, ...).plan``
+    tells which runs and why; the tests force each route and compare it with the reference.
 
     Examples
     --------
