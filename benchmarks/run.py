@@ -318,8 +318,11 @@ def bench_profile(rounds, steps=300):
 
 # ----------------------------------------------------------------------------------------------- cold start
 FIRST_CALLS = {  # op: code run after `x` (float NCHW batch), `w`, `np` and `F` exist; timed in a fresh process
-    "conv2d": "y = F.conv2d(x, w, padding=1)",
+    "conv2d": "y = F.conv2d(x, w, padding=1)",  # stride 1, 16 channels: shifted products
     "conv2d_backward": "y = F.conv2d(x, w, padding=1); t0 = time.perf_counter(); F.conv2d_backward(y, x, w, padding=1)",
+    "conv2d, stride 2": "y = F.conv2d(x, w, stride=2)",  # windows copied
+    "conv2d_backward, stride 2": "y = F.conv2d(x, w, stride=2); t0 = time.perf_counter(); "
+                                 "F.conv2d_backward(y, x, w, stride=2)",  # folding
     "max_pool2d": "F.max_pool2d(x, 2, return_indices=True)",
     "max_pool2d_backward": "y, i = F.max_pool2d(x, 2, return_indices=True); t0 = time.perf_counter(); "
                            "F.max_pool2d_backward(y, x, 2, indices=i)",
