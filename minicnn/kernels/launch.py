@@ -11,12 +11,13 @@ and minicnn has about twenty such kernels in two precisions; a learner waited ov
 fresh install. The threads here cost nothing to compile and about 20 microseconds per call to start.
 """
 import concurrent.futures
+import os
 import threading
 
 import numba
 from numba import njit
 
-_pool = None
+_pool, _pool_pid = None, None
 _pool_lock = threading.Lock()
 _local = threading.local()  # .serial: run every kernel on the calling thread alone (see `serial`)
 
@@ -28,10 +29,12 @@ def share(n_jobs, part, parts):
 
 
 def _workers(count):
-    global _pool
+    """The pool of worker threads, made anew in a forked child (whose copy of the pool has no threads)."""
+    global _pool, _pool_pid
     with _pool_lock:
-        if _pool is None or _pool._max_workers < count:
+        if _pool is None or _pool._max_workers < count or _pool_pid != os.getpid():
             _pool = concurrent.futures.ThreadPoolExecutor(max_workers=count, thread_name_prefix="minicnn")
+            _pool_pid = os.getpid()
         return _pool
 
 

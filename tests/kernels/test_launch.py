@@ -49,6 +49,32 @@ def test_an_error_in_a_worker_reaches_the_caller():
         run_parallel(kernel)
 
 
+def _conv_in_child(queue):
+    import minicnn.functional as F
+
+    x = np.ones((64, 8, 32, 32), np.float32)  # large enough for two threads
+    queue.put(float(F.conv2d(x, np.ones((16, 8, 3, 3), np.float32)).sum()))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_child_gets_worker_threads_of_its_own():
+    """A process forked after minicnn started its threads inherits a pool without threads; it must not hang."""
+    import multiprocessing
+
+    import minicnn.functional as F
+
+    F.conv2d(np.ones((64, 8, 32, 32), np.float32), np.ones((16, 8, 3, 3), np.float32))  # start the pool here
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_conv_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0, "the forked child hung or failed"
+    assert queue.get(timeout=5) == 64 * 16 * 30 * 30 * 72.0
+
+
 @pytest.mark.skipif(blas.gemm_for(np.float32) is None, reason="no OpenBLAS beside numpy here")
 def test_one_thread_holds_openblas_to_one_thread_and_restores_its_setting():
     get_threads, set_threads = blas._FUNCTIONS[2:4]
