@@ -1,4 +1,5 @@
-"""a @ b.T through minicnn's numba product (`minicnn.kernels.gemm`), for the layers that are matrix products."""
+"""a @ b.T through `minicnn.kernels.gemm.gemm_nt` (numpy's BLAS, or minicnn's own product), for the layers that
+are matrix products."""
 import numpy as np
 
 from minicnn.kernels import blas as _blas

@@ -164,7 +164,7 @@ def _plan(x_shape, w_shape, geo, groups):
         return ConvPlan("depthwise", "depthwise", f"groups = C = K = {groups}: one {k_h}x{k_w} filter per channel")
     if geo.stride == (1, 1) and taps <= _DIRECT_MAX_TAPS:
         forward, why = "shifted planes", f"stride 1 and {taps} <= {_DIRECT_MAX_TAPS} taps per filter"
-    elif geo.stride == (1, 1) and c_per_group >= _SHIFTED_PRODUCTS_MIN_CHANNELS and _blas.gemm_for("f4") is not None:
+    elif geo.stride == (1, 1) and c_per_group >= _SHIFTED_PRODUCTS_MIN_CHANNELS and _blas.available():
         forward, why = "shifted products", f"stride 1 and {c_per_group} channels per group to sum over"
     else:
         forward, why = "windows copied", f"{n_out} filters share each copied window"

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-_ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enums for row-major storage and (no) transposing
 _SYMBOLS = (("scipy_", "64_"), ("", "64_"))  # (prefix, suffix): numpy >= 2, numpy 1.2x; both with 64-bit ints
 
 
@@ -58,7 +58,7 @@ def _works(sgemm, dgemm):
         a = np.arange(12, dtype=dtype).reshape(3, 4)
         b = np.arange(20, dtype=dtype).reshape(5, 4) - 7
         c = np.ones((3, 6), dtype=dtype)
-        gemm(_ROW_MAJOR, NO_TRANS, TRANS, 3, 5, 3, 1.0, a.ctypes.data, 4, b.ctypes.data, 4, 1.0, c.ctypes.data, 6)
+        gemm(ROW_MAJOR, NO_TRANS, TRANS, 3, 5, 3, 1.0, a.ctypes.data, 4, b.ctypes.data, 4, 1.0, c.ctypes.data, 6)
         expected = np.ones((3, 6), dtype=dtype)
         expected[:, :5] += a[:, :3] @ b[:, :3].T
         if not np.array_equal(c, expected):
@@ -82,6 +82,11 @@ def _find():
 
 
 _FUNCTIONS, SOURCE = _find()
+
+
+def available():
+    """Was numpy's OpenBLAS found (and not switched off)? Routes that only exist with BLAS ask this."""
+    return _FUNCTIONS is not None
 
 
 def gemm_for(dtype):

@@ -40,6 +40,7 @@ from numba import njit
 
 from minicnn.kernels.launch import run_parallel, share
 
+from minicnn.kernels.blas import NO_TRANS, ROW_MAJOR
 from minicnn.kernels.gemm import _REASSOC, aligned_rows, gemm_nt, padded_length
 
 _SLAB_FLOATS = 1 << 15  # unfolded windows per slab: about this many numbers (128 KB in float32)
@@ -227,7 +228,7 @@ def conv2d_forward_shifted_products(part, parts, blas, xp, w_taps, bias, out, k_
             for i in range(k_h):
                 for j in range(k_w):
                     start = (oh0 + i * dh) * width + j * dw
-                    blas(101, 111, 111, k_per_group, span, c_per_group, 1.0,
+                    blas(ROW_MAJOR, NO_TRANS, NO_TRANS, k_per_group, span, c_per_group, 1.0,
                          w_taps[i * k_w + j, k0:].ctypes.data, c_per_group, origin + start * size, plane,
                          1.0, block.ctypes.data, span)
             for kk in range(k_per_group):

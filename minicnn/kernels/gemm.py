@@ -25,9 +25,10 @@ on a 64-byte boundary, so every row is whole vectors with no scalar remainder.
 """
 import numpy as np
 from numba import njit, types
-
-from minicnn.kernels.launch import share
 from numba.extending import overload
+
+from minicnn.kernels.blas import NO_TRANS, ROW_MAJOR, TRANS
+from minicnn.kernels.launch import share
 
 _REASSOC = {"reassoc", "contract"}  # reorder and fuse the sums of a dot product; no other fast-math liberty
 _LANES = 16  # row lengths are padded to a multiple of this (one AVX-512 vector of float32)
@@ -143,7 +144,7 @@ def gemm_nt(blas, a, b, c, c0, length):
 def _blas_gemm_nt(blas, a, b, c, c0, length):
     m, n, size = a.shape[0], b.shape[0], a.itemsize
     if m > 0 and n > 0 and length > 0:
-        blas(101, 111, 112, m, n, length, 1.0, a.ctypes.data, a.strides[0] // size, b.ctypes.data,
+        blas(ROW_MAJOR, NO_TRANS, TRANS, m, n, length, 1.0, a.ctypes.data, a.strides[0] // size, b.ctypes.data,
              b.strides[0] // size, 1.0, c.ctypes.data + c0 * size, c.strides[0] // size)
 
 
