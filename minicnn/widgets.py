@@ -7,6 +7,16 @@ needs neither a display nor a running Jupyter kernel, and the text the
 explorers show comes from plain functions (such as `describe_output_size`)
 that can be called and tested on their own.
 
+    from minicnn.widgets import conv_explorer
+    conv_explorer(input_size=7)          # last line of a cell: sliders and a live figure
+
+A saved notebook keeps no widget state, so a static view of it (GitHub, an
+HTML book, nbval's comparison) cannot draw the sliders. An explorer's display
+therefore carries two more forms besides the live widget: a PNG of the figure
+as it was first drawn and one line of text naming the explorer and its
+settings. JupyterLab ranks the widget form first and shows the live widget;
+static renderers fall back on the picture, and plain-text ones on the line.
+
 Functions
 ---------
 describe_output_size
@@ -14,18 +24,74 @@ describe_output_size
 conv_explorer
     Sliders for kernel size, stride, padding and dilation, with a figure of
     the cells one output cell sees (chapter 4).
+explore
+    `ipywidgets.interact` for a function that returns a figure, with the same
+    static picture and line of text (chapter 18's flashlight).
+ExplorerBox
+    The box an explorer returns: a VBox whose display also holds the static
+    picture and line of text.
 """
+import base64
+import functools
+import io
+import textwrap
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-from IPython.display import clear_output
+from IPython.display import clear_output, display
 
 from minicnn.functional import conv_output_size
 from minicnn.plotting import plot_receptive_window
 
-__all__ = ["describe_output_size", "conv_explorer"]
+__all__ = ["describe_output_size", "conv_explorer", "explore", "ExplorerBox"]
 
 DESCRIPTION_WIDTH = "7em"   # the label box left of each slider; fits the longest label, "output row"
 CONTROL_WIDTH = "25em"      # one slider (label, track and value) or the check box with its text
+STATIC_HINT = "run this notebook in JupyterLab to move the sliders"
+SNAPSHOT_DPI = 80           # enough to read the grids; keeps the stored PNG small (the notebook limit is 3 MB)
+
+
+class ExplorerBox(widgets.VBox):
+    """A VBox whose display also carries a PNG of the current figure and one line of text, for static views.
+
+    Parameters
+    ----------
+    children : list of widgets
+        As for `ipywidgets.VBox`.
+    draw : callable
+        ``draw()`` returns a new matplotlib Figure of the current state; the box saves it as PNG and closes it.
+    caption : callable
+        ``caption()`` returns the one line of text (plain ASCII, no numbers that vary between machines:
+        nbval compares it exactly).
+
+    Examples
+    --------
+    >>> box = ExplorerBox([widgets.IntSlider(value=2)], draw=lambda: plt.figure(figsize=(1, 1)),
+    ...                   caption=lambda: "a test explorer")
+    >>> bundle = box._repr_mimebundle_()
+    >>> sorted(bundle)
+    ['application/vnd.jupyter.widget-view+json', 'image/png', 'text/plain']
+    >>> bundle["text/plain"], base64.b64decode(bundle["image/png"])[:4]
+    ('a test explorer', b'\x89PNG')
+    """
+
+    def __init__(self, children, draw, caption, **kwargs):
+        super().__init__(children, **kwargs)
+        self._draw = draw
+        self._caption = caption
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = self._caption()
+        figure = self._draw()
+        try:
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=SNAPSHOT_DPI, bbox_inches="tight")
+        finally:
+            # closed before the inline backend's end-of-cell flush, so the figure is not shown a second time
+            plt.close(figure)
+        bundle["image/png"] = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return bundle
 
 
 def describe_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, exact=False):
@@ -103,8 +169,9 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
 
     Returns
     -------
-    ipywidgets.VBox
-        The controls above the figure; display it (last expression of a cell).
+    ExplorerBox
+        The controls above the figure; display it (last expression of a cell). Its display also holds
+        a PNG of the figure at the current settings and the line given by its caption, for static views.
 
     Examples
     --------
@@ -135,6 +202,12 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
     ...     kernel.value = 7
     >>> out_row.value, text.getvalue().count("output 1x1")
     (0, 1)
+
+    What a static view of the saved notebook shows instead of the sliders (with a picture of the figure):
+
+    >>> print(explorer._repr_mimebundle_()["text/plain"])
+    Interactive explorer of a 7x7 input: kernel F=7, stride S=1, padding P=0, dilation D=1, output cell (0, 0);
+    output 1x1 (run this notebook in JupyterLab to move the sliders)
     >>> plt.close("all")
     """
     # JupyterLab draws a description at 13px and cuts it off ("outp...") when it is wider than its
@@ -175,6 +248,26 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
         plt.show()
         plt.close(ax.figure)
 
+    def snapshot():
+        """A new figure of the current settings: the output-size line above the receptive-window drawing."""
+        line = describe_output_size(input_size, kernel.value, step.value, pad.value, dil.value, exact=exact.value)
+        if out_size() == 0:
+            figure = plt.figure(figsize=(6, 0.8))
+        else:
+            cell = (min(row.value, out_size() - 1), min(col.value, out_size() - 1))
+            figure = plot_receptive_window(input_size, kernel.value, step.value, pad.value, dil.value,
+                                           out_index=cell).figure
+        figure.suptitle("\n".join(textwrap.wrap(line, 100)), fontsize=9, y=1.0, va="bottom")
+        return figure
+
+    def caption():
+        # "output 5x5" or "refused", the head of the line the live view prints
+        result = describe_output_size(input_size, kernel.value, step.value, pad.value, dil.value,
+                                      exact=exact.value).split(":")[0]
+        return (f"Interactive explorer of a {input_size}x{input_size} input: kernel F={kernel.value}, "
+                f"stride S={step.value}, padding P={pad.value}, dilation D={dil.value}, output cell "
+                f"({row.value}, {col.value}){', exact=True' if exact.value else ''}; {result} ({STATIC_HINT})")
+
     output = widgets.Output()
     paused = False
 
@@ -206,4 +299,52 @@ def conv_explorer(input_size=7, kernel_size=3, stride=1, padding=0, dilation=1):
         control.observe(redraw, names="value")
     redraw()
     panel = widgets.HBox([widgets.VBox([kernel, step, pad, dil]), widgets.VBox([row, col, exact])])
-    return widgets.VBox([panel, output])
+    return ExplorerBox([panel, output], draw=snapshot, caption=caption)
+
+
+def explore(draw, **controls):
+    """Sliders for the keyword arguments of `draw`, a function that returns a new matplotlib Figure.
+
+    Like ``ipywidgets.interact(draw, **controls)`` (the same abbreviations: ``row=(0, 95)`` makes an integer
+    slider), except that `draw` returns its figure instead of showing it, so the explorer can also keep a
+    picture of the first state for static views of the saved notebook.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(**values)`` draws a new figure and returns it; the explorer shows it, then closes it.
+    **controls
+        One entry per argument of `draw`, as for ``ipywidgets.interact``.
+
+    Returns
+    -------
+    ExplorerBox
+        Display it (last expression of a cell, without a trailing semicolon).
+
+    Examples
+    --------
+    >>> import contextlib
+    >>> def square(side=2):
+    ...     figure, ax = plt.subplots(figsize=(2, 2))
+    ...     ax.add_patch(plt.Rectangle((0, 0), side, side))
+    ...     return figure
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside a notebook the figure's repr is printed
+    ...     explorer = explore(square, side=(1, 5))
+    >>> print(explorer._repr_mimebundle_()["text/plain"])
+    Interactive explorer of square: side=2 (run this notebook in JupyterLab to move the sliders)
+    >>> plt.get_fignums()   # every figure drawn is closed again
+    []
+    """
+    @functools.wraps(draw)  # the same signature, so interactive finds the defaults and the controls
+    def show(**values):
+        figure = draw(**values)
+        display(figure)
+        plt.close(figure)
+
+    interactive = widgets.interactive(show, **controls)
+
+    def caption():
+        settings = ", ".join(f"{name}={value!r}" for name, value in interactive.kwargs.items())
+        return f"Interactive explorer of {draw.__name__}: {settings} ({STATIC_HINT})"
+
+    return ExplorerBox([interactive], draw=lambda: draw(**interactive.kwargs), caption=caption)

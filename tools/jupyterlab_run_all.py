@@ -22,6 +22,10 @@ What it does:
    Output on stderr is reported as a warning, not a failure.
 
 Prints one line per notebook and exits with status 1 if any notebook failed.
+
+From Python (tests/test_jupyterlab.py does this; load the file with importlib, tools/ is not a package):
+
+    results = check_notebooks([path], timeout=120)   # a list of dicts; result["problems"] empty when it passed
 """
 import argparse
 import atexit
@@ -44,12 +48,20 @@ import nbformat
 try:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
-except ImportError:
-    raise SystemExit("playwright is missing: .venv/bin/python -m pip install playwright") from None
+except ImportError:  # importable without it, so a test can skip; check_notebooks and the CLI say what is missing
+    sync_playwright = None
+
+    class PlaywrightError(Exception):
+        """Stands in for playwright's error class, which nothing can raise without playwright."""
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT = 90  # seconds for JupyterLab to answer
 SERVER_STOP_TIMEOUT = 15  # seconds between SIGTERM and SIGKILL
+OPEN_TIMEOUT = 120  # seconds for a notebook to open with an idle kernel, and for Run All to begin
+SLIDER_TIMEOUT = 30  # seconds for an explorer to redraw after its slider moved
+ACTION_TIMEOUT = 30  # seconds for one browser action (a page load, a click, a key press): playwright's default
+PLAYWRIGHT_MISSING = "playwright is missing: .venv/bin/python -m pip install playwright"
+CHROMIUM_MISSING = "chromium not found: apt-get install -y chromium"
 
 # Browser console errors that come from JupyterLab itself, whatever the notebook: reported, not failures.
 LAB_NOISE = [
@@ -125,6 +137,30 @@ JS_SCROLL = """([name, errorCell]) => {
 }""" % JS_PANEL
 
 
+class Deadline:
+    """A moment after which nothing more is awaited: each wait takes the smaller of its own limit and the time left.
+
+    >>> Deadline(None).left(30)
+    30
+    >>> Deadline(0).left(30)   # past: waits become (almost) instant, so the check ends and cleans up
+    0.1
+    """
+
+    def __init__(self, seconds):
+        self.end = None if seconds is None else time.monotonic() + seconds
+
+    def left(self, limit):
+        """`limit` seconds, or fewer if the deadline comes first (never below 0.1 s)."""
+        if self.end is None:
+            return limit
+        return max(0.1, min(limit, self.end - time.monotonic()))
+
+
+def find_chromium():
+    """Path of the system's Chromium (Debian's chromium, or chromium-browser elsewhere), or None."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
 def free_port():
     """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -173,8 +209,9 @@ def write_lab_settings(settings_dir):
 class LabServer:
     """A headless JupyterLab on 127.0.0.1 serving `root`; use as a context manager (it always stops)."""
 
-    def __init__(self, root, log_path):
+    def __init__(self, root, log_path, start_timeout=SERVER_START_TIMEOUT):
         self.root = root
+        self.start_timeout = start_timeout
         self.log_path = log_path
         self.port = free_port()
         self.token = secrets.token_hex(24)
@@ -205,7 +242,7 @@ class LabServer:
         self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         atexit.register(self.stop)
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"JupyterLab exited with {self.process.returncode}:\n{self.log_tail()}")
@@ -214,7 +251,7 @@ class LabServer:
                 return self
             except OSError:
                 time.sleep(0.5)
-        raise RuntimeError(f"JupyterLab did not answer within {SERVER_START_TIMEOUT} s:\n{self.log_tail()}")
+        raise RuntimeError(f"JupyterLab did not answer within {self.start_timeout} s:\n{self.log_tail()}")
 
     def log_tail(self, lines=20):
         """The last lines the server wrote (its log lives in the temporary folder, deleted at the end)."""
@@ -259,7 +296,10 @@ class LabServer:
 
         Kernels run in sessions of their own; one the API missed exits when it sees its parent gone.
         """
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
+            return
+        if self.process.poll() is not None:  # it exited by itself (a failed start): only its log is left open
+            self.log.close()
             return
         self.shutdown_kernels()
         try:
@@ -274,7 +314,11 @@ class LabServer:
             self.log.close()
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a server that never answered still runs: __exit__ will not be called to stop it
+            self.stop()
+            raise
 
     def __exit__(self, *exc):
         self.stop()
@@ -299,12 +343,12 @@ def restart_and_run_all(page):
     page.locator(".jp-Dialog").wait_for(state="detached", timeout=10_000)
 
 
-def poke_first_slider(page, wait=30):
+def poke_first_slider(page, wait=SLIDER_TIMEOUT):
     """Move the notebook's first slider one step with the keyboard and wait for the kernel to redraw.
 
     Returns None when there is no slider (or nothing beside it to redraw), else whether an Output, HTML or
-    Image widget of the slider's cell changed within `wait` seconds (the comm to the kernel works and the
-    callback ran without error).
+    Image widget of the slider's cell changed within `wait` seconds, with a figure again if it had one (the comm
+    to the kernel works and the callback ran to the end).
     """
     slider = page.locator(".jp-OutputArea-output .widget-slider").first
     if slider.count() == 0:
@@ -328,7 +372,9 @@ def poke_first_slider(page, wait=30):
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         page.wait_for_timeout(500)
-        if snapshot() != before:
+        after = snapshot()
+        # an explorer clears its output, then prints and draws: done when the new figure is there too
+        if after != before and ("<img" in after or "<img" not in before):
             return True
     return False
 
@@ -354,23 +400,42 @@ def summarize(report):
     return errors, expected, warnings, skipped, views
 
 
-def run_all(page, name, timeout):
+def run_all(page, name, timeout, start_timeout=OPEN_TIMEOUT):
     """Restart the kernel and run all cells; wait until it is idle with no [*] prompt. Returns problems."""
     start = time.monotonic()
     restart_and_run_all(page)
     # Counts were cleared in the copy, so a count or a running cell means the new run has begun.
-    started = wait_for(page, name, lambda s: s["counted"] > 0 or s["running"] > 0, timeout=120, poll=0.2)
+    started = wait_for(page, name, lambda s: s["counted"] > 0 or s["running"] > 0, timeout=start_timeout, poll=0.2)
     if started is None:
-        return ["Run All did not start within 120 s"]
+        return [f"Run All did not start within {start_timeout:.0f} s"]
     remaining = timeout - (time.monotonic() - start)
     done = wait_for(page, name, lambda s: s["kernel"] == "idle" and s["running"] == 0 and s["prompts"] == 0,
                     timeout=max(remaining, 1))
     return [] if done else [f"still running after {timeout:.0f} s"]
 
 
-def check_notebook(browser, server, name, timeout, screenshots):
-    """Open one notebook, restart its kernel and run all cells, and return a dict describing the outcome."""
+def is_local(url, server):
+    """Whether the browser may fetch `url`: the server under test, or data the page made itself."""
+    return url.startswith((server.url + "/", "data:", "blob:", "about:"))
+
+
+def check_notebook(browser, server, name, timeout, screenshots=None, open_timeout=OPEN_TIMEOUT,
+                   slider_timeout=SLIDER_TIMEOUT, deadline=Deadline(None)):
+    """Open one notebook, restart its kernel and run all cells, and return a dict describing the outcome.
+
+    Every wait is bounded by its own limit and by `deadline`; past it, the check reports a problem and ends.
+    """
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(deadline.left(ACTION_TIMEOUT) * 1000)
+    # Everything the course needs is served by the local JupyterLab: a request elsewhere (a CDN, fonts, news)
+    # would fail offline in a classroom or CI, so it is refused here and reported as a problem.
+    external = []
+
+    def refuse(route):
+        external.append(route.request.url)
+        route.abort()
+
+    context.route(lambda url: not is_local(url, server), refuse)
     page = context.new_page()
     console = []
     page.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
@@ -378,15 +443,20 @@ def check_notebook(browser, server, name, timeout, screenshots):
     result = {"name": name, "problems": []}
     stem = pathlib.Path(name).stem
     try:
+        opening = time.monotonic()
         # A workspace of its own, so JupyterLab does not reopen the previous notebooks.
         page.goto(f"{server.url}/lab/workspaces/check-{stem}/tree/{name}?token={server.token}")
-        opened = wait_for(page, name, lambda s: s["hasKernel"] and s["kernel"] == "idle", timeout=120)
+        opened = wait_for(page, name, lambda s: s["hasKernel"] and s["kernel"] == "idle",
+                          timeout=deadline.left(open_timeout))
         if opened is None:
-            result["problems"].append("the notebook did not open with an idle kernel within 120 s")
+            result["problems"].append(f"the notebook did not open with an idle kernel within {open_timeout:.0f} s "
+                                      "(or before the deadline)")
             return result
+        result["open_seconds"] = time.monotonic() - opening
         while_opening = len(console)
         start = time.monotonic()
-        result["problems"] += run_all(page, name, timeout)
+        context.set_default_timeout(deadline.left(ACTION_TIMEOUT) * 1000)
+        result["problems"] += run_all(page, name, deadline.left(timeout), start_timeout=deadline.left(open_timeout))
         result["seconds"] = time.monotonic() - start
         result["cpu"] = server.kernel_cpu_seconds()
         page.wait_for_timeout(1000)  # let the last outputs and widget views render
@@ -404,9 +474,12 @@ def check_notebook(browser, server, name, timeout, screenshots):
                                for i, text in enumerate(console) if text not in noise]
         if report["views_rendered"] < views:
             result["problems"].append(f"only {report['views_rendered']} of {views} widget views rendered")
-        result["responds"] = poke_first_slider(page) if report["views_rendered"] else None
+        context.set_default_timeout(deadline.left(ACTION_TIMEOUT) * 1000)
+        result["responds"] = (poke_first_slider(page, deadline.left(slider_timeout)) if report["views_rendered"]
+                              else None)
         if result["responds"] is False:
-            result["problems"].append("moving the first slider changed nothing in its cell within 30 s")
+            result["problems"].append(f"moving the first slider changed nothing in its cell within "
+                                      f"{slider_timeout:.0f} s")
         if screenshots:
             first_error = next((c["index"] for c in report["cells"]
                                 if any(o["type"] == "error" for o in c["outputs"])), None)
@@ -418,6 +491,8 @@ def check_notebook(browser, server, name, timeout, screenshots):
     finally:
         context.close()
         server.shutdown_kernels()
+    result["external"] = external
+    result["problems"] += [f"request outside the local server (refused): {url[:200]}" for url in external]
     return result
 
 
@@ -437,6 +512,56 @@ def format_line(result):
             f"  {'FAILED' if result['problems'] else 'ok'}")
 
 
+def echo_result(result, echo=print):
+    """Echo the notebook's line of the table, then its warnings, expected errors and problems, one a line."""
+    echo(format_line(result))
+    for warning in result.get("warnings", []):
+        echo(f"    stderr: {warning}")
+    for text in result.get("noise", []):
+        echo(f"    JupyterLab console noise (not counted): {text[:200]}")
+    for message in result.get("expected", []):
+        echo(f"    expected error (raises-exception): {message}")
+    for problem in result["problems"]:
+        echo(f"    PROBLEM: {problem}")
+
+
+def check_notebooks(paths, timeout=600, screenshots=None, echo=print, start_timeout=SERVER_START_TIMEOUT,
+                    open_timeout=OPEN_TIMEOUT, slider_timeout=SLIDER_TIMEOUT, budget=None):
+    """Run every notebook of `paths` in one fresh JupyterLab and headless Chromium; return one dict each.
+
+    Each result names the notebook and lists its "problems" (empty when it passed), with the counts that
+    `format_line` shows. `echo` receives the lines as the notebooks finish. `budget` (seconds) bounds all the
+    waiting, from the server's start to the last slider; stopping the server afterwards takes at most
+    2 * SERVER_STOP_TIMEOUT more. The server, its kernels and the browser are always stopped, and the
+    temporary folder removed, even when a check raises.
+    """
+    deadline = Deadline(budget)
+    if sync_playwright is None:
+        raise RuntimeError(PLAYWRIGHT_MISSING)
+    chromium = find_chromium()
+    if chromium is None:
+        raise RuntimeError(CHROMIUM_MISSING)
+    if screenshots:
+        screenshots.mkdir(parents=True, exist_ok=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="jupyterlab-run-all-") as tmp:
+        root = pathlib.Path(tmp) / "notebooks"
+        root.mkdir()
+        names = prepare_copies(paths, root)
+        with LabServer(root, pathlib.Path(tmp) / "jupyterlab.log", deadline.left(start_timeout)) as server, \
+                sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+            try:
+                for name in names:
+                    result = check_notebook(browser, server, name, timeout, screenshots, open_timeout,
+                                            slider_timeout, deadline)
+                    echo_result(result, echo)
+                    results.append(result)
+            finally:
+                browser.close()
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -447,34 +572,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     paths = [path.resolve() for path in args.notebooks]
     paths = paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]*.ipynb"))
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise SystemExit("chromium not found: apt-get install -y chromium")
-    if args.screenshots:
-        args.screenshots.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    with tempfile.TemporaryDirectory(prefix="jupyterlab-run-all-") as tmp:
-        root = pathlib.Path(tmp) / "notebooks"
-        root.mkdir()
-        names = prepare_copies(paths, root)
-        with LabServer(root, pathlib.Path(tmp) / "jupyterlab.log") as server, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, headless=True)
-            try:
-                for name in names:
-                    result = check_notebook(browser, server, name, args.timeout, args.screenshots)
-                    print(format_line(result), flush=True)
-                    for warning in result.get("warnings", []):
-                        print(f"    stderr: {warning}", flush=True)
-                    for text in result.get("noise", []):
-                        print(f"    JupyterLab console noise (not counted): {text[:200]}", flush=True)
-                    for message in result.get("expected", []):
-                        print(f"    expected error (raises-exception): {message}", flush=True)
-                    for problem in result["problems"]:
-                        print(f"    PROBLEM: {problem}", flush=True)
-                    failed += bool(result["problems"])
-            finally:
-                browser.close()
-    print(f"{len(names) - failed} of {len(names)} notebooks passed Restart Kernel and Run All Cells")
+    try:
+        results = check_notebooks(paths, args.timeout, args.screenshots, echo=lambda line: print(line, flush=True))
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
+    failed = sum(bool(result["problems"]) for result in results)
+    print(f"{len(results) - failed} of {len(results)} notebooks passed Restart Kernel and Run All Cells")
     return 1 if failed else 0
 
 

