@@ -1,6 +1,6 @@
 """Helpers for the tests that open built pages in headless Chromium (tests/test_book.py, tests/test_slides.py).
 
-    from browser import require_chromium, serve_folder, open_browser
+    from browser import build_with_book_tool, require_chromium, serve_folder, open_browser
     chromium = require_chromium()                       # skips the test, with the reason, when it cannot run
     with serve_folder(folder) as base_url, open_browser(chromium, base_url) as session:
         page = session.open(base_url + "/index.html")
@@ -14,12 +14,16 @@ failed requests and HTTP errors go to session.problems.
 import contextlib
 import functools
 import http.server
+import pathlib
 import shutil
+import subprocess
+import sys
 import threading
 
 import pytest
 
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
+BOOK_TOOL = pathlib.Path(__file__).resolve().parent.parent / "tools" / "book.py"
 
 
 def require_chromium():
@@ -31,6 +35,18 @@ def require_chromium():
         if path:
             return path
     pytest.skip("no Chromium browser on PATH (apt-get install -y chromium); playwright's own download is not used")
+
+
+def build_with_book_tool(kind, out, packages):
+    """Run `tools/book.py <kind> --out <out>` (kind: html or slides) and return out; skip first, with the reason,
+    when Chromium, one of `packages` (import names) or npm is missing: no point building what cannot be opened."""
+    require_chromium()
+    for package in packages:
+        pytest.importorskip(package, reason=f"{package} is not installed (python -m pip install -e '.[book]')")
+    if shutil.which("npm") is None:
+        pytest.skip("npm is missing (apt-get install -y npm): MathJax and reveal.js are npm-installed at build time")
+    subprocess.run([sys.executable, str(BOOK_TOOL), kind, "--out", str(out)], check=True)
+    return out
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -11,16 +11,13 @@ Sphinx/myst-nb, npm, playwright or Chromium is missing.
 """
 import pathlib
 import re
-import shutil
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from browser import open_browser, require_chromium, serve_folder
+from browser import build_with_book_tool, open_browser, require_chromium, serve_folder
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -81,14 +78,7 @@ RAW_MATH = re.compile(r"\$[^$\s][^$]*\$|\\\(|\\\[")
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    require_chromium()  # before the build: no point building what cannot be opened
-    pytest.importorskip("myst_nb", reason="myst-nb is not installed (python -m pip install -e '.[book]')")
-    pytest.importorskip("sphinx_book_theme", reason="sphinx-book-theme is not installed (pip install -e '.[book]')")
-    if shutil.which("npm") is None:
-        pytest.skip("npm is missing (apt-get install -y npm): the book's MathJax is npm-installed at build time")
-    out = tmp_path_factory.mktemp("book")
-    subprocess.run([sys.executable, str(ROOT / "tools" / "book.py"), "html", "--out", str(out)], check=True)
-    return out
+    return build_with_book_tool("html", tmp_path_factory.mktemp("book"), ["myst_nb", "sphinx_book_theme"])
 
 
 def platform_fonts(session, page):

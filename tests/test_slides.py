@@ -11,14 +11,13 @@ playwright or Chromium is missing.
 """
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 
 import nbformat
 import pytest
 
-from browser import open_browser, require_chromium, serve_folder
+from browser import build_with_book_tool, open_browser, require_chromium, serve_folder
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHAPTERS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if re.match(r"\d\d[a-z]?_", p.name)
@@ -56,13 +55,7 @@ def slides_from_metadata(path):
 
 @pytest.fixture(scope="module")
 def decks(tmp_path_factory):
-    require_chromium()  # before the build: no point building what cannot be opened
-    pytest.importorskip("nbconvert", reason="nbconvert is not installed (python -m pip install -e '.[book]')")
-    if shutil.which("npm") is None:
-        pytest.skip("npm is missing (apt-get install -y npm): reveal.js and MathJax are npm-installed at build time")
-    out = tmp_path_factory.mktemp("slides")
-    subprocess.run([sys.executable, str(ROOT / "tools" / "book.py"), "slides", "--out", str(out)], check=True)
-    return out
+    return build_with_book_tool("slides", tmp_path_factory.mktemp("slides"), ["nbconvert"])
 
 
 def test_slide_marks_follow_the_rule():
