@@ -36,8 +36,7 @@ Shapes (g = group, Cg = C/groups, Kg = K/groups, Q = Cg*kH*kW, P = OH*OW):
 where a prime marks a length padded with zeros by `gemm.aligned_rows` (a multiple of 16).
 """
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
 from minicnn.kernels.launch import run_parallel, share
 
@@ -171,27 +170,6 @@ def _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base
         col[q, base + run:base + length] = 0.0
         for r in range(oh1 - oh0):
             col[q, base + r * width + out_w:base + (r + 1) * width] = 0.0
-
-
-def _unfold_for(strides, xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base):
-    """`_unfold_columns_wide` when `strides` is None (stride 1), else `_unfold_columns` with strides (sH, sW).
-
-    Chosen from the type of `strides` when the weight-gradient kernel is compiled (`_unfold_columns_for`), so a
-    first call compiles only the copy it uses: half a second less than with both behind an if.
-    """
-    if strides is None:
-        _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
-    else:
-        _unfold_columns(xp, n, c0, oh0, oh1, k_h, k_w, out_w, strides[0], strides[1], dh, dw, col, base)
-
-
-@overload(_unfold_for, jit_options={"cache": True})
-def _unfold_columns_for(strides, xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base):
-    if isinstance(strides, types.NoneType):
-        return lambda strides, xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base: _unfold_columns_wide(
-            xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
-    return lambda strides, xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base: _unfold_columns(
-        xp, n, c0, oh0, oh1, k_h, k_w, out_w, strides[0], strides[1], dh, dw, col, base)
 
 
 @njit(nogil=True, cache=True)
@@ -329,22 +307,20 @@ def conv2d_backward_weight(blas, grad, xp, kernel_size, out_size, stride, dilati
     n_out = grad.shape[1]
     k_per_group, q_len = n_out // groups, xp.shape[1] // groups * kernel_size[0] * kernel_size[1]
     partial = np.empty((chunk_layout(xp.shape[0])[1], groups, q_len, k_per_group), dtype=xp.dtype)
-    # Stride 1 is passed as None: the kernel is then compiled with the one-piece column copy only (see _unfold_for)
-    strides = None if tuple(stride) == (1, 1) else tuple(stride)
-    run_parallel(_backward_weight_chunks, blas, grad, xp, partial, *kernel_size, *out_size, strides, *dilation,
+    run_parallel(_backward_weight_chunks, blas, grad, xp, partial, *kernel_size, *out_size, *stride, *dilation,
                  groups)
     total = partial.sum(axis=0, dtype=np.float64)  # (groups, Q, Kg)
     return total.transpose(0, 2, 1).reshape(n_out, q_len).astype(xp.dtype)
 
 
 @njit(nogil=True, cache=True)
-def _backward_weight_chunks(part, parts, blas, grad, xp, partial, k_h, k_w, out_h, out_w, strides, dh, dw,
+def _backward_weight_chunks(part, parts, blas, grad, xp, partial, k_h, k_w, out_h, out_w, sh, sw, dh, dw,
                             groups):
     """partial[chunk, g, q, k] = sum over the chunk's samples and positions p of col[q, p] * grad[g*Kg + k, p].
 
     The sums run along p, so slabs are long (whole output rows, about _WEIGHT_SLAB positions). The caller
     adds the chunks' partial sums in order (in float64) and transposes (Q, Kg) to (Kg, Q). A job is one chunk
-    of samples and one group. `strides` is (sH, sW), or None for stride 1.
+    of samples and one group.
     """
     n_batch, width = xp.shape[0], xp.shape[3]
     n_chunks, _, q_len, k_per_group = partial.shape
@@ -353,7 +329,8 @@ def _backward_weight_chunks(part, parts, blas, grad, xp, partial, k_h, k_w, out_
     # With stride 1 (both ways), output rows are laid out with the padded input's pitch Wp ("wide"): a tap's column
     # is then one contiguous run of the input plane, copied in one piece; the Wp - OW extra places hold zeros
     # in both the columns and the errors.
-    row_len = width if strides is None else out_w
+    wide = sh == 1 and sw == 1
+    row_len = width if wide else out_w
     rows = min(out_h, max(1, _WEIGHT_SLAB // row_len))  # a slab is whole output rows of one sample,
     samples = max(1, _WEIGHT_SLAB // (out_h * row_len)) if rows == out_h else 1  # or small samples side by side
     longest = padded_length(samples * rows * row_len)
@@ -382,7 +359,11 @@ def _backward_weight_chunks(part, parts, blas, grad, xp, partial, k_h, k_w, out_
                             at = base + (oh - oh0) * row_len
                             _copy(delta[kk, at:at + out_w], src[oh * out_w:(oh + 1) * out_w])
                             delta[kk, at + out_w:at + row_len] = 0.0
-                    _unfold_for(strides, xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
+                    if wide:
+                        _unfold_columns_wide(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
+                    else:
+                        _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col,
+                                        base)
                 for kk in range(k_per_group):
                     delta[kk, m:] = 0.0
                 for q in range(q_len):
