@@ -51,7 +51,6 @@ WIDGET_FALLBACK_HTML = (
 # reveal.js's "white" theme ships its font; "simple" (nbconvert's default) and others load Google Fonts.
 SLIDE_THEME = "white"
 LONG_CODE_CELL_LINES = 25  # longer code cells are left out of the slides: unreadable at slide size
-SOLUTION_TAGS = {"solution", "solution-cell"}
 
 
 def book_notebooks(folder=NOTEBOOKS):
@@ -192,10 +191,9 @@ def build_slides(out):
 
 
 def is_solution_cell(cell):
-    """An exercise's answer or a worked solution (nbgrader's marks, a tag, or a hidden source): not for slides."""
-    grading = cell.metadata.get("nbgrader", {})
-    return (bool(grading.get("solution")) or str(grading.get("grade_id", "")).startswith("solution-")
-            or bool(SOLUTION_TAGS & set(cell.metadata.get("tags", [])))
+    """An exercise's answer or a worked solution (nbgrader's `solution` mark, as tools/editions.py sets it on both,
+    or a hidden source): not for slides."""
+    return (bool(cell.metadata.get("nbgrader", {}).get("solution"))
             or bool(cell.metadata.get("jupyter", {}).get("source_hidden")))
 
 
