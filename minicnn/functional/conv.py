@@ -413,6 +413,8 @@ def _forward_windows_copied(x4, w4, bias, geo, groups):
 
 
 def _forward_depthwise(x4, w4, bias, geo, groups):
+    if geo.stride == (1, 1):  # one filter per group: the shifted planes, plane by plane
+        return _forward_shifted_planes(x4, w4, bias, geo, groups)
     out = np.empty((x4.shape[0], w4.shape[0]) + geo.out_size, dtype=x4.dtype)
     run_parallel(_kernels.depthwise_forward, _pad(x4, geo), w4, bias, out, *geo.stride, *geo.dilation)
     return out

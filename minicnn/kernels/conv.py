@@ -150,28 +150,6 @@ def _unfold_columns(xp, n, c0, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col, b
                     dst[ow] = src[ow * sw]
 
 
-@njit(cache=True)
-def _unfold_columns_wide(xp, n, c0, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base):
-    """`_unfold_columns` for stride 1 with rows of the padded pitch Wp: tap (c, i, j)'s column over output
-    rows [oh0, oh1) is the run of xp[n, c0 + c] starting at row oh0 + i*dh, column j*dw, copied in one piece.
-    The Wp - OW places of each row that are not output positions are then set to zero (the errors are zero
-    there too, but a nan or inf pixel times zero would leak into the sum), as is the tail past the plane."""
-    width = xp.shape[3]
-    length = (oh1 - oh0) * width
-    for q in range(col.shape[0]):
-        j = q % k_w
-        i = (q // k_w) % k_h
-        plane = xp[n, c0 + q // (k_w * k_h)].ravel()
-        start = (oh0 + i * dh) * width + j * dw
-        run = length - (k_w - 1) * dw
-        dst, src = col[q, base:base + run], plane[start:start + run]
-        for t in range(run):
-            dst[t] = src[t]
-        col[q, base + run:base + length] = 0.0
-        for r in range(oh1 - oh0):
-            col[q, base + r * width + out_w:base + (r + 1) * width] = 0.0
-
-
 @njit(nogil=True, cache=True)
 def conv2d_forward(part, parts, blas, xh, n_ch, w, bias, out, k_h, k_w, out_h, out_w, sh, sw, dh, dw, groups):
     """out[n, k, p] = bias[k] + sum_q w[k, q] * win[p, q], one (sample, group) per job, windows copied out.
@@ -322,18 +300,13 @@ def _backward_weight_chunks(part, parts, blas, grad, xp, partial, k_h, k_w, out_
     adds the chunks' partial sums in order (in float64) and transposes (Q, Kg) to (Kg, Q). A job is one chunk
     of samples and one group.
     """
-    n_batch, width = xp.shape[0], xp.shape[3]
+    n_batch = xp.shape[0]
     n_chunks, _, q_len, k_per_group = partial.shape
     c_per_group = q_len // (k_h * k_w)
     chunk, _ = chunk_layout(n_batch)
-    # With stride 1 (both ways), output rows are laid out with the padded input's pitch Wp ("wide"): a tap's column
-    # is then one contiguous run of the input plane, copied in one piece; the Wp - OW extra places hold zeros
-    # in both the columns and the errors.
-    wide = sh == 1 and sw == 1
-    row_len = width if wide else out_w
-    rows = min(out_h, max(1, _WEIGHT_SLAB // row_len))  # a slab is whole output rows of one sample,
-    samples = max(1, _WEIGHT_SLAB // (out_h * row_len)) if rows == out_h else 1  # or small samples side by side
-    longest = padded_length(samples * rows * row_len)
+    rows = min(out_h, max(1, _WEIGHT_SLAB // out_w))  # a slab is whole output rows of one sample,
+    samples = max(1, _WEIGHT_SLAB // (out_h * out_w)) if rows == out_h else 1  # or small samples side by side
+    longest = padded_length(samples * rows * out_w)
     col_buffer = aligned_rows(1, q_len * longest, xp.dtype)[0]
     delta_buffer = aligned_rows(1, k_per_group * longest, grad.dtype)[0]
     first, stop = share(n_chunks * groups, part, parts)
@@ -346,7 +319,7 @@ def _backward_weight_chunks(part, parts, blas, grad, xp, partial, k_h, k_w, out_
             n1 = min(n_batch, (ci + 1) * chunk, n0 + samples)
             for oh0 in range(0, out_h, rows):
                 oh1 = min(out_h, oh0 + rows)
-                m_one = (oh1 - oh0) * row_len
+                m_one = (oh1 - oh0) * out_w
                 m = (n1 - n0) * m_one
                 pitch = padded_length(m)  # rows stay 64-byte aligned; the tail [m, pitch) must be zero
                 col = col_buffer[:q_len * pitch].reshape((q_len, pitch))
@@ -354,16 +327,8 @@ def _backward_weight_chunks(part, parts, blas, grad, xp, partial, k_h, k_w, out_
                 for n in range(n0, n1):
                     base = (n - n0) * m_one
                     for kk in range(k_per_group):
-                        src = grad[n, k0 + kk]
-                        for oh in range(oh0, oh1):
-                            at = base + (oh - oh0) * row_len
-                            _copy(delta[kk, at:at + out_w], src[oh * out_w:(oh + 1) * out_w])
-                            delta[kk, at + out_w:at + row_len] = 0.0
-                    if wide:
-                        _unfold_columns_wide(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, dh, dw, col, base)
-                    else:
-                        _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col,
-                                        base)
+                        _copy(delta[kk, base:base + m_one], grad[n, k0 + kk, oh0 * out_w:oh1 * out_w])
+                    _unfold_columns(xp, n, g * c_per_group, oh0, oh1, k_h, k_w, out_w, sh, sw, dh, dw, col, base)
                 for kk in range(k_per_group):
                     delta[kk, m:] = 0.0
                 for q in range(q_len):
@@ -398,35 +363,19 @@ def _split_columns(plane, sw):
 def depthwise_forward(part, parts, xp, w, bias, out, sh, sw, dh, dw):
     """out[n, c, oh, ow] = bias[c] + sum_{i, j} w[c, 0, i, j] * xp[n, c, oh*sh + i*dh, ow*sw + j*dw].
 
-    One (sample, channel) plane per job; each output row collects its kH*kW taps in order (no reassociation),
-    reading exactly its window's cells of the padded input xp. With a horizontal stride the plane's columns
-    are first split by remainder (`_split_columns`), so every tap's row is read contiguously and vectorizes.
+    For strided layers (stride 1 runs through `conv2d_forward_direct` with groups = C: the same taps in the same
+    order over whole shifted planes). One (sample, channel) plane per job; each output row collects its kH*kW
+    taps in order (no reassociation), reading exactly its window's cells of the padded input xp. With a
+    horizontal stride the plane's columns are first split by remainder (`_split_columns`), so every tap's row
+    is read contiguously and vectorizes.
     """
     n_batch, n_ch = xp.shape[0], xp.shape[1]
     k_h, k_w = w.shape[2], w.shape[3]
     out_h, out_w = out.shape[2], out.shape[3]
-    width = xp.shape[3]
-    span = (out_h - 1) * width + out_w
     first, stop = share(n_batch * n_ch, part, parts)
     for job in range(first, stop):
         n, c = job // n_ch, job % n_ch
         dst = out[n, c]
-        if sh == 1 and sw == 1:
-            # stride 1: over a row pitch of Wp, a tap's inputs for the whole plane are one contiguous run (as in
-            # `conv2d_forward_direct`): kH*kW long loops instead of OH*kH*kW short ones; the Wp - OW places
-            # between output rows are computed and dropped. Same taps in the same order as below.
-            flat = xp[n, c].ravel()
-            wide = np.empty(span, dtype=xp.dtype)
-            wide[:] = bias[c]
-            for i in range(k_h):
-                for j in range(k_w):
-                    wv = w[c, 0, i, j]
-                    src = flat[i * dh * width + j * dw:i * dh * width + j * dw + span]
-                    for t in range(span):
-                        wide[t] += wv * src[t]
-            for oh in range(out_h):
-                _copy(dst[oh], wide[oh * width:oh * width + out_w])
-            continue
         buf = _split_columns(xp[n, c], sw)
         for oh in range(out_h):
             row = dst[oh]
