@@ -227,10 +227,10 @@ def conv2d_forward_direct(part, parts, xp, w, bias, out, out_h, out_w, dh, dw, g
     n_batch, n_ch, height, width = xp.shape
     n_out, c_per_group, k_h, k_w = w.shape
     k_per_group, span = n_out // groups, out_h * width
+    wide = np.empty(span, dtype=xp.dtype)  # one buffer for all the part's jobs (a depthwise layer has N*C of them)
     first, stop = share(n_batch * groups, part, parts)
     for job in range(first, stop):
         n, g = job // groups, job % groups
-        wide = np.empty(span, dtype=xp.dtype)
         for kk in range(k_per_group):
             k = g * k_per_group + kk
             wide[:] = bias[k]
