@@ -363,11 +363,11 @@ def _split_columns(plane, sw):
 def depthwise_forward(part, parts, xp, w, bias, out, sh, sw, dh, dw):
     """out[n, c, oh, ow] = bias[c] + sum_{i, j} w[c, 0, i, j] * xp[n, c, oh*sh + i*dh, ow*sw + j*dw].
 
-    For strided layers (stride 1 runs through `conv2d_forward_direct` with groups = C: the same taps in the same
-    order over whole shifted planes). One (sample, channel) plane per job; each output row collects its kH*kW
-    taps in order (no reassociation), reading exactly its window's cells of the padded input xp. With a
-    horizontal stride the plane's columns are first split by remainder (`_split_columns`), so every tap's row
-    is read contiguously and vectorizes.
+    The strided route: with stride 1, `conv2d_forward_direct` (groups = C) adds the same taps in the same order
+    over whole shifted planes. One (sample, channel) plane per job; each output row collects its kH*kW taps in
+    order (no reassociation), reading exactly its window's cells of the padded input xp. With a horizontal
+    stride the plane's columns are first split by remainder (`_split_columns`), so every tap's row is read
+    contiguously and vectorizes.
     """
     n_batch, n_ch = xp.shape[0], xp.shape[1]
     k_h, k_w = w.shape[2], w.shape[3]
